@@ -1,0 +1,123 @@
+"""Page latency benchmark: how long a script rerun takes after a control changes.
+
+For each page: load it in AppTest, then repeatedly change one control (cycling through the
+values listed in INTERACTIONS) and time ``.run()``. Prints median and p95 per page next to a
+blank page's, then the app's cold start (a fresh `streamlit run` until the first page has
+rendered in headless Chromium) and whether the home page imported torch.
+
+    .venv/bin/python bench/bench_pages.py [--reruns 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+# page file -> list of (widget kind, key, values to cycle through). Each lesson adds its own.
+INTERACTIONS: dict[str, list[tuple[str, str, list]]] = {
+    "blank": [],
+}
+
+BLANK = "import streamlit as st\nst.title('blank')\nst.slider('x', 0, 10, key='x')\n"
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def time_page(at: AppTest, controls, reruns: int) -> list[float]:
+    at.run(timeout=120)
+    cycle = itertools.cycle(
+        [(kind, key, value) for kind, key, values in controls for value in values]
+        or [("slider", "x", v) for v in (1, 2, 3)]
+    )
+    times = []
+    for _ in range(reruns):
+        kind, key, value = next(cycle)
+        getattr(at, kind)(key=key).set_value(value)
+        start = time.perf_counter()
+        at.run(timeout=120)
+        times.append(time.perf_counter() - start)
+        if at.exception:
+            raise RuntimeError(f"{key}={value!r}: {at.exception[0].message}")
+    return times
+
+
+def cold_start() -> tuple[float, bool]:
+    """Seconds from `streamlit run` to the home page's first render, and whether the
+    server process had imported torch by then."""
+    import socket
+
+    from playwright.sync_api import sync_playwright
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    probe = ROOT / "bench" / ".torch_probe.py"
+    probe.write_text(
+        "import sys, runpy\n"
+        "import streamlit.web.cli as cli\n"
+        "sys.argv = ['streamlit', 'run', 'app.py', '--server.headless', 'true',"
+        f" '--server.port', '{port}', '--browser.gatherUsageStats', 'false']\n"
+        "import atexit\n"
+        "atexit.register(lambda: open('bench/.torch_loaded', 'w').write(str('torch' in sys.modules)))\n"
+        "cli.main()\n"
+    )
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, str(probe)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                        args=["--no-sandbox", "--disable-gpu"])
+            page = browser.new_page()
+            for _ in range(200):
+                try:
+                    page.goto(f"http://127.0.0.1:{port}/")
+                    break
+                except Exception:
+                    time.sleep(0.1)
+            page.wait_for_selector('[data-testid="stMainBlockContainer"] h1', timeout=60000)
+            elapsed = time.perf_counter() - start
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    flag = ROOT / "bench" / ".torch_loaded"
+    loaded = (flag.read_text() == "True") if flag.exists() else "unknown"
+    flag.unlink(missing_ok=True)
+    probe.unlink(missing_ok=True)
+    return elapsed, loaded
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reruns", type=int, default=60)
+    args = parser.parse_args()
+    rows = [("blank page", time_page(AppTest.from_string(BLANK), [], args.reruns))]
+    for page, controls in INTERACTIONS.items():
+        if page == "blank":
+            continue
+        at = AppTest.from_file(str(ROOT / "pages" / page), default_timeout=120)
+        rows.append((page, time_page(at, controls, args.reruns)))
+    print(f"{'page':<24}{'median ms':>12}{'p95 ms':>10}{'reruns':>8}")
+    for name, times in rows:
+        print(f"{name:<24}{statistics.median(times) * 1000:>12.1f}"
+              f"{_percentile(times, 0.95) * 1000:>10.1f}{len(times):>8}")
+    seconds, torch_loaded = cold_start()
+    print(f"cold start to first rendered page: {seconds:.2f} s; torch imported: {torch_loaded}")
+
+
+if __name__ == "__main__":
+    main()

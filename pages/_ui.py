@@ -1,0 +1,125 @@
+"""Small helpers every page shares: lesson list, assets, chart style, URL state, errors.
+
+UI only (it imports streamlit); the lessons' logic lives in core/.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import math
+from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
+
+import streamlit as st
+
+ROOT = Path(__file__).resolve().parent.parent
+ASSETS = ROOT / "assets"
+CHART_FONT = 18  # readable from the back of a classroom on a projector
+
+
+@cache
+def _lessons() -> tuple[dict, ...]:
+    return tuple(json.loads((ASSETS / "lessons.json").read_text()))
+
+
+def available_lessons() -> list[dict]:
+    """The lessons in curriculum order whose page file exists."""
+    return [lesson for lesson in _lessons() if (ROOT / "pages" / lesson["file"]).exists()]
+
+
+@cache
+def read_asset(name: str) -> str:
+    return (ASSETS / name).read_text()
+
+
+def style_fig(fig, height: int = 420):
+    """Projector-friendly plotly layout: large fonts, transparent background (the
+    streamlit theme then colours it for light and dark mode alike)."""
+    fig.update_layout(
+        font=dict(size=CHART_FONT),
+        title_font_size=CHART_FONT + 4,
+        height=height,
+        margin=dict(l=20, r=20, t=60, b=20),
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+        legend=dict(font=dict(size=CHART_FONT - 2)),
+    )
+    return fig
+
+
+def plot(fig, height: int = 420, key: str | None = None):
+    st.plotly_chart(style_fig(fig, height), theme="streamlit", key=key)
+
+
+def show_code(*functions) -> None:
+    """An expander with the source of the core functions behind the page."""
+    with st.expander("Show the code"):
+        for function in functions:
+            st.code(inspect.getsource(function), language="python")
+
+
+def _matches(value, raw) -> bool:
+    """Whether a widget value is what the URL asked for (string forms differ by type)."""
+    if isinstance(raw, list):
+        values = list(value) if isinstance(value, (list, tuple)) else [value]
+        return len(values) == len(raw) and all(_matches(v, r) for v, r in zip(values, raw))
+    if isinstance(value, bool):
+        return raw.strip().lower() == str(value).lower()
+    if isinstance(value, (int, float)):
+        try:
+            return math.isclose(float(raw), float(value), rel_tol=1e-9, abs_tol=1e-12)
+        except ValueError:
+            return False
+    return str(value) == raw
+
+
+@contextmanager
+def shareable_state(prefix: str):
+    """Wrap a page's URL-bound widgets (``bind="query-params"``, keys ``<prefix>_...``).
+
+    On the page's first run in a session, URL values that were unknown or out of range
+    (Streamlit drops the latter and uses the default) are reported in one short notice at
+    the top, and unknown keys are removed from the URL.
+    """
+    notice = st.empty()
+    flag = f"_url_checked_{prefix}"
+    first_run = not st.session_state.get(flag, False)
+    requested = st.query_params.to_dict() if first_run else {}
+    if first_run:
+        requested = {k: st.query_params.get_all(k) for k in requested}
+        requested = {k: v[0] if len(v) == 1 else v for k, v in requested.items()}
+    yield
+    if not first_run:
+        return
+    st.session_state[flag] = True
+    ignored = []
+    for key, raw in requested.items():
+        if key not in st.session_state:
+            ignored.append(key)
+            if key in st.query_params:
+                del st.query_params[key]
+        elif key not in st.query_params and not _matches(st.session_state[key], raw):
+            ignored.append(key)
+    if ignored:
+        notice.info(
+            "This link had settings this page does not know or cannot use "
+            f"({', '.join(sorted(ignored))}); they were reset to their defaults.",
+            icon=":material/link_off:",
+        )
+
+
+def fail(message: str | Exception) -> None:
+    """Show a bad-input message (never a traceback) and stop the rest of the page."""
+    st.error(str(message), icon=":material/error:")
+    st.stop()
+
+
+def fmt_bytes(n: float) -> str:
+    """Binary units, as the curriculum defines them (1 KB = 1024 B)."""
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1024 or unit == "TB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.2f} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")
