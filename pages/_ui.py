@@ -64,7 +64,7 @@ def _matches(value, raw) -> bool:
     """Whether a widget value is what the URL asked for (string forms differ by type)."""
     if isinstance(raw, list):
         values = list(value) if isinstance(value, (list, tuple)) else [value]
-        return len(values) == len(raw) and all(_matches(v, r) for v, r in zip(values, raw))
+        return len(values) == len(raw) and all(_matches(v, r) for v, r in zip(values, raw, strict=True))
     if isinstance(value, bool):
         return raw.strip().lower() == str(value).lower()
     if isinstance(value, (int, float)):
