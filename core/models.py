@@ -8,6 +8,7 @@ GGUF once into a safetensors folder in a cache directory and reuses it afterward
 
 from __future__ import annotations
 
+import fcntl
 import importlib.util
 import json
 import os
@@ -62,10 +63,15 @@ def bundled_model_dir(name: str = DEFAULT_MODEL) -> Path:
     gguf = bundled_gguf_file()
     target = cache_root() / name
     stamp = target / ".converted-from"
-    if stamp.exists() and stamp.read_text() == f"{gguf}:{gguf.stat().st_size}":
+    origin = f"{gguf}:{gguf.stat().st_size}"
+    if stamp.exists() and stamp.read_text() == origin:
         return target
-    _convert_gguf(gguf, target)
-    stamp.write_text(f"{gguf}:{gguf.stat().st_size}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.parent / f".{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one converter at a time; the others wait and reuse
+        if not (stamp.exists() and stamp.read_text() == origin):
+            _convert_gguf(gguf, target)
+            stamp.write_text(origin)
     return target
 
 
