@@ -1,0 +1,1 @@
+"""Fine-tuning: data, training and run management for the fine-tune lab."""
