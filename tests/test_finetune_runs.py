@@ -60,6 +60,7 @@ def fake(mode="steps"):
     def command(args, run_dir):
         max_steps = args[args.index("--max-steps") + 1]
         return [sys.executable, "-c", FAKE_TRAINER, str(run_dir), max_steps, mode]
+
     return command
 
 
@@ -85,10 +86,24 @@ def test_runs_root_comes_from_the_environment(root, monkeypatch):
 
 
 def test_cli_args_name_every_setting_as_a_flag():
-    args = runs.cli_args({"method": "qlora", "max_steps": 60, "learning_rate": 0.0002,
-                          "target_modules": ["q_proj", "v_proj"]})
-    assert args == ["--method", "qlora", "--target-modules", "q_proj,v_proj",
-                    "--learning-rate", "0.0002", "--max-steps", "60"]
+    args = runs.cli_args(
+        {
+            "method": "qlora",
+            "max_steps": 60,
+            "learning_rate": 0.0002,
+            "target_modules": ["q_proj", "v_proj"],
+        }
+    )
+    assert args == [
+        "--method",
+        "qlora",
+        "--target-modules",
+        "q_proj,v_proj",
+        "--learning-rate",
+        "0.0002",
+        "--max-steps",
+        "60",
+    ]
     with pytest.raises(ValueError, match="max_step"):
         runs.cli_args({"max_step": 3})
     with pytest.raises(ValueError, match="target_modules"):
@@ -123,8 +138,7 @@ def test_one_run_at_a_time_then_stop(root, monkeypatch):
     assert second.run_id != run.run_id
     assert wait_for(lambda: runs.active_run() is None)
     assert runs.read_status(second.path)["state"] == "done"
-    assert [r.run_id for r in runs.list_runs()] == sorted([run.run_id, second.run_id],
-                                                          reverse=True)
+    assert [r.run_id for r in runs.list_runs()] == sorted([run.run_id, second.run_id], reverse=True)
 
 
 def test_a_process_that_dies_leaves_a_failed_status_and_frees_the_server(root, monkeypatch):
@@ -140,10 +154,12 @@ def test_a_process_that_dies_leaves_a_failed_status_and_frees_the_server(root, m
 def test_stale_marker_of_a_dead_pid_is_cleared(root):
     run_dir = root / "20260101-000000-abcd"
     run_dir.mkdir(parents=True)
-    runs.write_json_atomic(run_dir / "status.json", {"state": "running", "step": 4,
-                                                     "max_steps": 60})
-    runs.write_json_atomic(root / runs.LOCK_NAME, {"run_id": run_dir.name, "pid": dead_pid(),
-                                                   "created": time.time()})
+    runs.write_json_atomic(
+        run_dir / "status.json", {"state": "running", "step": 4, "max_steps": 60}
+    )
+    runs.write_json_atomic(
+        root / runs.LOCK_NAME, {"run_id": run_dir.name, "pid": dead_pid(), "created": time.time()}
+    )
     assert runs.active_run() is None
     assert not (root / runs.LOCK_NAME).exists()
     status = runs.read_status(run_dir)
@@ -167,20 +183,28 @@ def test_live_pid_holds_the_server_but_a_reused_pid_does_not(root):
     runs.write_json_atomic(lock, {"run_id": run_dir.name, "pid": os.getpid(), "pid_start": start})
     assert runs.active_run().run_id == run_dir.name
     # Same id, different start time: the id was reused by an unrelated process.
-    runs.write_json_atomic(lock, {"run_id": run_dir.name, "pid": os.getpid(),
-                                  "pid_start": str(int(start) + 1)})
+    runs.write_json_atomic(
+        lock, {"run_id": run_dir.name, "pid": os.getpid(), "pid_start": str(int(start) + 1)}
+    )
     assert runs.active_run() is None and not lock.exists()
 
 
 def test_a_marker_still_being_claimed_blocks_start_until_it_is_too_old(root):
     root.mkdir(parents=True)
     lock = root / runs.LOCK_NAME
-    runs.write_json_atomic(lock, {"run_id": "20260101-000000-abcd", "pid": None,
-                                  "created": time.time()})
+    runs.write_json_atomic(
+        lock, {"run_id": "20260101-000000-abcd", "pid": None, "created": time.time()}
+    )
     with pytest.raises(runs.RunInProgress):
         runs.start_run({"max_steps": 2})
-    runs.write_json_atomic(lock, {"run_id": "20260101-000000-abcd", "pid": None,
-                                  "created": time.time() - runs.UNCLAIMED_LOCK_S - 1})
+    runs.write_json_atomic(
+        lock,
+        {
+            "run_id": "20260101-000000-abcd",
+            "pid": None,
+            "created": time.time() - runs.UNCLAIMED_LOCK_S - 1,
+        },
+    )
     assert runs.active_run() is None and not lock.exists()
 
 
@@ -189,15 +213,21 @@ def test_listing_reads_settings_metrics_and_skips_a_half_written_event(root):
     for d in (old, new, root / "uploads", root / "empty-folder"):
         d.mkdir(parents=True)
     for d, method in ((old, "lora"), (new, "qlora")):
-        runs.write_json_atomic(d / "config.json", {"method": method, "dataset": "orders",
-                                                   "r": 8, "max_steps": 3})
+        runs.write_json_atomic(
+            d / "config.json", {"method": method, "dataset": "orders", "r": 8, "max_steps": 3}
+        )
         runs.write_json_atomic(d / "status.json", {"state": "done", "step": 3, "max_steps": 3})
-    runs.write_json_atomic(new / "eval.json", {
-        "before": {"loss": 2.5, "valid_json": 0.0, "exact_match": 0.0},
-        "after": {"loss": 0.4, "valid_json": 0.96, "exact_match": 0.84}})
+    runs.write_json_atomic(
+        new / "eval.json",
+        {
+            "before": {"loss": 2.5, "valid_json": 0.0, "exact_match": 0.0},
+            "after": {"loss": 0.4, "valid_json": 0.96, "exact_match": 0.84},
+        },
+    )
     (new / "events.jsonl").write_text(
         '{"step": 1, "loss": 2.0, "elapsed_s": 1.0}\n{"step": 2, "loss": 1.0, "elapsed_s": 2.0}\n'
-        '{"step": 3, "lo')
+        '{"step": 3, "lo'
+    )
     listed = runs.list_runs()
     assert [r.run_id for r in listed] == [new.name, old.name]
     assert listed[0].finished and listed[0].eval["after"]["exact_match"] == 0.84
@@ -209,8 +239,16 @@ def test_listing_reads_settings_metrics_and_skips_a_half_written_event(root):
 
 
 def test_progress_and_eta():
-    events = [{"step": s, "loss": 1.0 / s, "elapsed_s": 2.0 * s, "tokens_per_s": 50.0,
-               "memory_bytes": 123} for s in (1, 2, 3, 4)]
+    events = [
+        {
+            "step": s,
+            "loss": 1.0 / s,
+            "elapsed_s": 2.0 * s,
+            "tokens_per_s": 50.0,
+            "memory_bytes": 123,
+        }
+        for s in (1, 2, 3, 4)
+    ]
     p = runs.progress({"max_steps": 10, "step": 4}, events)
     assert (p.step, p.max_steps, p.fraction) == (4, 10, 0.4)
     assert p.eta_s == pytest.approx(12.0)  # 2 s per step, 6 steps left

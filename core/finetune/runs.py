@@ -38,8 +38,20 @@ UPLOADS = "uploads"
 ACTIVE_STATES = ("queued", "running", "stopping")
 FINAL_STATES = ("stopped", "failed", "done")
 # The FinetuneConfig fields the page may set, in the order the CLI documents them.
-SETTINGS = ("model", "method", "dataset", "r", "alpha", "dropout", "target_modules",
-            "learning_rate", "max_steps", "batch_size", "max_length", "seed")
+SETTINGS = (
+    "model",
+    "method",
+    "dataset",
+    "r",
+    "alpha",
+    "dropout",
+    "target_modules",
+    "learning_rate",
+    "max_steps",
+    "batch_size",
+    "max_length",
+    "seed",
+)
 UNCLAIMED_LOCK_S = 120  # a marker that never got a process id is stale after this long
 
 _children: dict[int, subprocess.Popen] = {}  # processes started here, so they can be reaped
@@ -104,6 +116,7 @@ def new_run_id() -> str:
 
 # -- reading the files a run writes ------------------------------------------------------
 
+
 def _read_json(path: Path) -> dict | None:
     """A JSON file's object, or None when it is missing or half-written."""
     try:
@@ -152,8 +165,9 @@ def read_events(run_dir: Path | str) -> list[dict]:
 
 def read_run(run_dir: Path | str) -> RunInfo:
     run_dir = Path(run_dir)
-    return RunInfo(run_dir.name, run_dir, read_config(run_dir), read_status(run_dir),
-                   read_eval(run_dir))
+    return RunInfo(
+        run_dir.name, run_dir, read_config(run_dir), read_status(run_dir), read_eval(run_dir)
+    )
 
 
 def stop_requested(run_dir: Path | str) -> bool:
@@ -168,9 +182,16 @@ def progress(status: dict, events: list[dict]) -> Progress:
     elapsed = float(last.get("elapsed_s", 0.0) or 0.0)
     fraction = min(1.0, step / max_steps) if max_steps > 0 else 0.0
     eta = elapsed / step * (max_steps - step) if step > 0 and max_steps >= step else None
-    return Progress(step=step, max_steps=max_steps, fraction=fraction, elapsed_s=elapsed,
-                    eta_s=eta, tokens_per_s=last.get("tokens_per_s"),
-                    memory_bytes=last.get("memory_bytes"), loss=last.get("loss"))
+    return Progress(
+        step=step,
+        max_steps=max_steps,
+        fraction=fraction,
+        elapsed_s=elapsed,
+        eta_s=eta,
+        tokens_per_s=last.get("tokens_per_s"),
+        memory_bytes=last.get("memory_bytes"),
+        loss=last.get("loss"),
+    )
 
 
 def list_runs(root: Path | str | None = None) -> list[RunInfo]:
@@ -179,8 +200,11 @@ def list_runs(root: Path | str | None = None) -> list[RunInfo]:
     root = _root(root)
     if not root.is_dir():
         return []
-    dirs = [d for d in root.iterdir()
-            if d.is_dir() and ((d / "config.json").exists() or (d / "status.json").exists())]
+    dirs = [
+        d
+        for d in root.iterdir()
+        if d.is_dir() and ((d / "config.json").exists() or (d / "status.json").exists())
+    ]
     return [read_run(d) for d in sorted(dirs, key=lambda d: d.name, reverse=True)]
 
 
@@ -189,9 +213,21 @@ def summary(run: RunInfo) -> dict:
     config, after = run.config, (run.eval or {}).get("after", {})
     events = read_events(run.path)
     return {
-        "run": run.run_id, "state": run.state,
-        **{key: config.get(key) for key in ("method", "dataset", "r", "alpha", "learning_rate",
-                                            "max_steps", "batch_size", "max_length")},
+        "run": run.run_id,
+        "state": run.state,
+        **{
+            key: config.get(key)
+            for key in (
+                "method",
+                "dataset",
+                "r",
+                "alpha",
+                "learning_rate",
+                "max_steps",
+                "batch_size",
+                "max_length",
+            )
+        },
         "steps done": events[-1]["step"] if events else 0,
         "final train loss": events[-1].get("loss") if events else None,
         "held-out loss": after.get("loss"),
@@ -201,6 +237,7 @@ def summary(run: RunInfo) -> dict:
 
 
 # -- the one-run-at-a-time marker ------------------------------------------------------------
+
 
 def _proc_stat(pid: int) -> tuple[str, str] | None:
     """(state letter, start time in clock ticks) from /proc, or None where there is none."""
@@ -246,7 +283,9 @@ def _mark_died(run_dir: Path) -> None:
     log = run_dir / "log.txt"
     tail = log.read_text(errors="replace").strip().splitlines()[-3:] if log.exists() else []
     status.update(
-        state="failed", phase="", updated=now_iso(),
+        state="failed",
+        phase="",
+        updated=now_iso(),
         message="The training process ended without finishing (it was killed or crashed)."
         + (" Last output: " + " | ".join(tail) if tail else ""),
     )
@@ -281,6 +320,7 @@ def active_run(root: Path | str | None = None) -> RunInfo | None:
 
 
 # -- start, stop ---------------------------------------------------------------------------
+
 
 def cli_args(settings: dict) -> list[str]:
     """The ``python -m core.finetune`` flags for these settings (``max_steps`` ->
@@ -317,38 +357,63 @@ def start_run(settings: dict, root: Path | str | None = None) -> RunInfo:
     root.mkdir(parents=True, exist_ok=True)
     running = active_run(root)
     if running is not None:
-        raise RunInProgress(f"Run {running.run_id} is still {running.state}; one run at a "
-                            "time per server - watch it, or stop it first.")
+        raise RunInProgress(
+            f"Run {running.run_id} is still {running.state}; one run at a "
+            "time per server - watch it, or stop it first."
+        )
     run_id = new_run_id()
     run_dir = root / run_id
     lock = _lock_path(root)
     try:
         fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
     except FileExistsError:
-        raise RunInProgress("Another run was started a moment ago; one run at a time per "
-                            "server - watch it instead.") from None
+        raise RunInProgress(
+            "Another run was started a moment ago; one run at a time per server - watch it instead."
+        ) from None
     with os.fdopen(fd, "w") as f:
         json.dump({"run_id": run_id, "pid": None, "created": time.time()}, f)
     try:
         run_dir.mkdir()
-        write_json_atomic(run_dir / "status.json", {
-            "state": "queued", "message": "Starting the training process.", "phase": "",
-            "step": 0, "max_steps": int(settings.get("max_steps", 0)), "pid": None,
-            "started": now_iso(), "updated": now_iso()})
+        write_json_atomic(
+            run_dir / "status.json",
+            {
+                "state": "queued",
+                "message": "Starting the training process.",
+                "phase": "",
+                "step": 0,
+                "max_steps": int(settings.get("max_steps", 0)),
+                "pid": None,
+                "started": now_iso(),
+                "updated": now_iso(),
+            },
+        )
         env = dict(os.environ, PYTHONUNBUFFERED="1", TOKENIZERS_PARALLELISM="false")
         env.setdefault("HF_HUB_OFFLINE", "1")
         env.setdefault("TRANSFORMERS_OFFLINE", "1")
         with open(run_dir / "log.txt", "wb") as log:
             proc = subprocess.Popen(
-                command(args, run_dir), cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True)
+                command(args, run_dir),
+                cwd=REPO_ROOT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
     except BaseException:
         lock.unlink(missing_ok=True)
         raise
     _children[proc.pid] = proc
     stat = _proc_stat(proc.pid)
-    write_json_atomic(lock, {"run_id": run_id, "pid": proc.pid, "created": time.time(),
-                             "pid_start": stat[1] if stat else None})
+    write_json_atomic(
+        lock,
+        {
+            "run_id": run_id,
+            "pid": proc.pid,
+            "created": time.time(),
+            "pid_start": stat[1] if stat else None,
+        },
+    )
     return read_run(run_dir)
 
 
@@ -361,6 +426,7 @@ def request_stop(run_dir: Path | str) -> None:
 
 
 # -- results -------------------------------------------------------------------------------
+
 
 def zip_adapter(run_dir: Path | str) -> bytes:
     """The run's ``adapter/`` folder as zip bytes (entries ``adapter/<file>``), ready for
