@@ -1,0 +1,347 @@
+"""Matrix rank: exact row reduction step by step, and the best low-rank approximation.
+
+Row reduction works on `fractions.Fraction`, so every step is exact (no 0.30000000000000004):
+integers, fractions such as ``1/2`` and decimals such as ``0.5`` are read exactly. The
+low-rank part works on floats through numpy's SVD (Eckart-Young).
+
+Row and column indices in the dataclasses are 0-based; the operations are written the way
+a blackboard writes them, 1-based: ``R1 <-> R2``, ``R2 -> (1/2)*R2``, ``R3 -> R3 - 2*R1``.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+
+MAX_STEP_SIZE = 8  # rows and columns the step-by-step view accepts
+
+Matrix = tuple[tuple[Fraction, ...], ...]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One row operation and the whole matrix after it.
+
+    op: the operation (``start`` for the input itself); explanation: why, in words;
+    matrix: (m, n) Fractions after the step; pivot: (row, column) of the pivot the step
+    works with, or None; rows: the rows the step changed.
+    """
+
+    op: str
+    explanation: str
+    matrix: Matrix
+    pivot: tuple[int, int] | None
+    rows: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class LowRank:
+    """The best rank-r approximation of an (m, n) matrix M = U diag(s) V^T.
+
+    matrix: (m, n) M_r = U[:, :r] diag(s[:r]) V^T[:r]; singular_values: all of s,
+    descending; error: ||M - M_r||_F.
+    """
+
+    matrix: np.ndarray
+    singular_values: np.ndarray
+    error: float
+    r: int
+
+    @property
+    def stored(self) -> int:
+        """Numbers kept by the factors B = U_r diag(s_r) (m, r) and A = V_r^T (r, n)."""
+        m, n = self.matrix.shape
+        return self.r * (m + n)
+
+    @property
+    def full(self) -> int:
+        m, n = self.matrix.shape
+        return m * n
+
+
+@dataclass(frozen=True)
+class SVD:
+    """Thin SVD of an (m, n) matrix: U (m, p), s (p,), Vt (p, n), p = min(m, n)."""
+
+    M: np.ndarray
+    U: np.ndarray
+    s: np.ndarray
+    Vt: np.ndarray
+
+
+# ---- reading a matrix ---------------------------------------------------------------------
+
+
+def _cell(value, i: int, j: int) -> Fraction:
+    where = f"cell (row {i + 1}, column {j + 1})"
+    if isinstance(value, bool):
+        raise ValueError(f"{where} is {value!r}: expected a number such as 3, -1/2 or 0.25")
+    if isinstance(value, numbers.Rational):
+        return Fraction(value)
+    if isinstance(value, numbers.Real):
+        if not math.isfinite(value):
+            raise ValueError(f"{where} is {value!r}: expected a finite number")
+        return Fraction(
+            str(value)
+        )  # the decimal as written: 0.1 -> 1/10, not 3602879701896397/2**55
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lower().lstrip("+-") in {"nan", "inf", "infinity"}:
+            raise ValueError(f"{where} is {value!r}: expected a finite number")
+        try:
+            return Fraction(text)
+        except (ValueError, ZeroDivisionError):
+            pass
+    raise ValueError(f"{where} is {value!r}: expected a number such as 3, -1/2 or 0.25")
+
+
+def to_fractions(M, max_size: int | None = None) -> Matrix:
+    """Read a matrix (rows of ints, floats, Fractions or strings like "1/2", "0.5")
+    exactly. Raises ValueError naming the bad cell, a ragged row or the size."""
+    if isinstance(M, np.ndarray):
+        M = M.tolist()
+    if not isinstance(M, (list, tuple)):
+        raise ValueError(f"the matrix is {M!r}: expected a list of rows")
+    for i, row in enumerate(M):
+        if not isinstance(row, (list, tuple)):
+            raise ValueError(f"row {i + 1} is {row!r}: expected a list of numbers")
+    rows = [list(row) for row in M]
+    if not rows or not rows[0]:
+        raise ValueError("the matrix is empty: expected at least one row and one column")
+    n = len(rows[0])
+    for i, row in enumerate(rows):
+        if len(row) != n:
+            raise ValueError(
+                f"row {i + 1} has {len(row)} entries but row 1 has {n}: every row needs {n}"
+            )
+    m = len(rows)
+    if max_size is not None and (m > max_size or n > max_size):
+        raise ValueError(
+            f"the matrix is {m} x {n}: the step-by-step view takes at most {max_size} x {max_size}"
+        )
+    return tuple(tuple(_cell(v, i, j) for j, v in enumerate(row)) for i, row in enumerate(rows))
+
+
+def parse_matrix(text: str, max_size: int | None = MAX_STEP_SIZE) -> Matrix:
+    """Read a matrix typed as text: one row per line (or rows separated by ``;``), entries
+    separated by spaces or commas. ``"1 2 3; 0 4 2"`` is 2 x 3."""
+    lines = [line for line in text.replace(";", "\n").splitlines() if line.strip()]
+    return to_fractions([line.replace(",", " ").split() for line in lines], max_size)
+
+
+def fmt(x: Fraction) -> str:
+    """A Fraction as a person writes it: 3, -1/2."""
+    return str(x.numerator) if x.denominator == 1 else f"{x.numerator}/{x.denominator}"
+
+
+def to_text(M) -> str:
+    """The editor's text form of a matrix: one row per line."""
+    return "\n".join(" ".join(fmt(Fraction(x)) for x in row) for row in M)
+
+
+# ---- row reduction ------------------------------------------------------------------------
+
+
+def _coef(c: Fraction) -> str:
+    """A multiplier in an operation: 2, (1/2), (-3)."""
+    return fmt(c) if c.denominator == 1 and c > 0 else f"({fmt(c)})"
+
+
+def _freeze(A: list[list[Fraction]]) -> Matrix:
+    return tuple(tuple(row) for row in A)
+
+
+def _reduce(M: Matrix, reduced: bool) -> list[Step]:
+    A = [list(row) for row in M]  # (m, n), changed in place
+    m, n = len(A), len(A[0])
+    steps = [Step("start", "the matrix as given", _freeze(A), None)]
+    pivots: list[tuple[int, int]] = []
+    # 1. forward elimination: for each column, find a pivot, zero the entries below it
+    for j in range(n):
+        i = len(pivots)
+        if i == m:
+            break
+        below = [k for k in range(i, m) if A[k][j] != 0]
+        if not below:
+            continue  # no pivot in this column: a free column
+        if below[0] != i:
+            k = below[0]
+            A[i], A[k] = A[k], A[i]
+            steps.append(
+                Step(
+                    f"R{i + 1} <-> R{k + 1}",
+                    f"row {i + 1} has a zero in column {j + 1}; row {k + 1} does not, so swap them "
+                    f"to bring a pivot up",
+                    _freeze(A),
+                    (i, j),
+                    (i, k),
+                )
+            )
+        for k in range(i + 1, m):
+            if A[k][j] == 0:
+                continue
+            c = A[k][j] / A[i][j]
+            A[k] = [a - c * b for a, b in zip(A[k], A[i], strict=True)]
+            assert A[k][j] == 0
+            sign = "-" if c > 0 else "+"
+            term = f"R{i + 1}" if abs(c) == 1 else f"{_coef(abs(c))}*R{i + 1}"
+            steps.append(
+                Step(
+                    f"R{k + 1} -> R{k + 1} {sign} {term}",
+                    f"make the entry in row {k + 1}, column {j + 1} zero, using the pivot "
+                    f"{fmt(A[i][j])} in row {i + 1}",
+                    _freeze(A),
+                    (i, j),
+                    (k,),
+                )
+            )
+        pivots.append((i, j))
+    if not reduced:
+        return steps
+    # 2. backward: scale each pivot to 1, then zero the entries above it (bottom pivot first)
+    for i, j in reversed(pivots):
+        if A[i][j] != 1:
+            c = 1 / A[i][j]
+            A[i] = [c * a for a in A[i]]
+            steps.append(
+                Step(
+                    f"R{i + 1} -> {_coef(c)}*R{i + 1}",
+                    f"scale row {i + 1} so that its pivot in column {j + 1} is 1",
+                    _freeze(A),
+                    (i, j),
+                    (i,),
+                )
+            )
+        for k in range(i):
+            if A[k][j] == 0:
+                continue
+            c = A[k][j]
+            A[k] = [a - c * b for a, b in zip(A[k], A[i], strict=True)]
+            sign = "-" if c > 0 else "+"
+            term = f"R{i + 1}" if abs(c) == 1 else f"{_coef(abs(c))}*R{i + 1}"
+            steps.append(
+                Step(
+                    f"R{k + 1} -> R{k + 1} {sign} {term}",
+                    f"make the entry in row {k + 1}, column {j + 1} zero, above the pivot "
+                    f"in row {i + 1}",
+                    _freeze(A),
+                    (i, j),
+                    (k,),
+                )
+            )
+    return steps
+
+
+def row_reduce(M, reduced: bool = False) -> list[Step]:
+    """Gaussian elimination in exact arithmetic, one Step per row operation.
+
+    Forward phase (row-echelon form): for each column j, the first row at or below the
+    current pivot row with a non-zero entry becomes the pivot row (``Ri <-> Rk`` if it is
+    not already there); every row k below it gets ``Rk -> Rk - c*Ri`` with
+    c = A[k][j] / A[i][j]. No row is scaled, so the curriculum example keeps its numbers.
+    With ``reduced=True`` a backward phase follows (Gauss-Jordan): each pivot row is
+    scaled to a leading 1 and the entries above each pivot are zeroed, giving the reduced
+    row-echelon form (as sympy's ``Matrix.rref``).
+
+    M: (m, n) with 1 <= m, n <= 8. Returns steps[0] = the input with op ``start``;
+    steps[-1].matrix is in (reduced) row-echelon form. Every step keeps the rank.
+    """
+    return _reduce(to_fractions(M, MAX_STEP_SIZE), reduced)
+
+
+def _echelon(M) -> list[Step]:
+    return _reduce(to_fractions(M), reduced=False)
+
+
+def pivot_columns(E: Matrix) -> tuple[int, ...]:
+    """Columns (0-based) of the leading entries of a matrix in row-echelon form."""
+    return tuple(next(j for j, a in enumerate(row) if a != 0) for row in E if any(row))
+
+
+def rank(M) -> int:
+    """Rank = number of pivots = number of non-zero rows of a row-echelon form of M
+    (any size; exact)."""
+    return len(pivot_columns(_echelon(M)[-1].matrix))
+
+
+def rref(M) -> tuple[Matrix, tuple[int, ...]]:
+    """Reduced row-echelon form and pivot columns, as sympy's ``Matrix(M).rref()``
+    returns them (exact Fractions; any size)."""
+    R = _reduce(to_fractions(M), reduced=True)[-1].matrix
+    return R, pivot_columns(R)
+
+
+def transpose(M: Matrix) -> Matrix:
+    return tuple(zip(*M, strict=True))
+
+
+# ---- random matrices with a known rank ----------------------------------------------------
+
+
+def random_factors(d: int, r: int, k: int, seed: int, low: int = -3, high: int = 3):
+    """B (d, r) and A (r, k) with random integer entries in [low, high]; B @ A has rank
+    at most r, whatever d and k are."""
+    for name, value in (("d", d), ("k", k), ("r", r)):
+        if not isinstance(value, int) or value < (0 if name == "r" else 1):
+            raise ValueError(f"{name} should be a positive integer, got {value!r}")
+    rng = np.random.default_rng(seed)
+    B = rng.integers(low, high + 1, size=(d, r))  # (d, r)
+    A = rng.integers(low, high + 1, size=(r, k))  # (r, k)
+    return B, A
+
+
+def random_matrix(m: int, n: int, r: int, seed: int) -> np.ndarray:
+    """An (m, n) integer matrix of rank exactly r, built as B (m, r) @ A (r, n) and
+    redrawn (deterministically from the seed) until the exact rank is r."""
+    if not isinstance(r, int) or not 0 <= r <= min(m, n):
+        raise ValueError(f"the rank r should be between 0 and min(m, n) = {min(m, n)}, got {r!r}")
+    for attempt in range(1000):
+        B, A = random_factors(m, r, n, seed + 7919 * attempt)
+        M = B @ A  # (m, n)
+        if rank(M.tolist()) == r:
+            return M
+    raise AssertionError("unreachable: a random integer product has full inner rank")
+
+
+# ---- low rank (floats, SVD) ---------------------------------------------------------------
+
+
+def svd(M) -> SVD:
+    """Thin SVD via ``numpy.linalg.svd(M, full_matrices=False)``; M (m, n) real, finite."""
+    if isinstance(M, np.ndarray) and M.ndim == 2 and M.size and np.issubdtype(M.dtype, np.number):
+        M = M.astype(float)
+        if not np.isfinite(M).all():
+            i, j = np.argwhere(~np.isfinite(M))[0]
+            raise ValueError(
+                f"cell (row {i + 1}, column {j + 1}) is {M[i, j]}: expected a finite number"
+            )
+    else:
+        M = np.array([[float(x) for x in row] for row in to_fractions(M)])
+    U, s, Vt = np.linalg.svd(M, full_matrices=False)
+    return SVD(M, U, s, Vt)
+
+
+def low_rank_from_svd(f: SVD, r: int) -> LowRank:
+    """M_r = U[:, :r] diag(s[:r]) Vt[:r] and its error ||M - M_r||_F."""
+    p = len(f.s)
+    if isinstance(r, bool) or not isinstance(r, numbers.Integral) or not 0 <= r <= p:
+        raise ValueError(f"r should be an integer between 0 and min(m, n) = {p}, got {r!r}")
+    r = int(r)
+    Mr = (f.U[:, :r] * f.s[:r]) @ f.Vt[:r]  # (m, r) diag(r) (r, n) -> (m, n)
+    error = float(np.linalg.norm(f.M - Mr))
+    return LowRank(Mr, f.s, error, r)
+
+
+def low_rank_approx(M, r: int) -> LowRank:
+    """The best rank-r approximation of M in the Frobenius (and spectral) norm.
+
+    Eckart-Young (1936): with M = U diag(s) V^T (numpy's SVD), M_r keeps the r largest
+    singular values, M_r = sum_{i<r} s_i u_i v_i^T, and ||M - M_r||_F = sqrt(sum_{i>=r} s_i^2).
+    M: (m, n); 0 <= r <= min(m, n). Storing M_r as B (m, r) times A (r, n) takes
+    r*(m + n) numbers instead of m*n.
+    """
+    return low_rank_from_svd(svd(M), r)
