@@ -1,0 +1,62 @@
+"""Fine-tune lab: QLoRA-fine-tune a real small chat model here, watch it learn, check it."""
+
+import streamlit as st
+
+from core.finetune import runs
+from pages import _finetune_parts as parts
+from pages import _finetune_results as run_view
+from pages._ui import read_asset, shareable_state, show_code
+
+st.title("Fine-tune lab")
+st.markdown(read_asset("finetune.md"))
+
+active = runs.active_run()
+left, right = st.columns([3, 2], gap="large")
+with left, shareable_state("ft"):
+    st.subheader("Settings")
+    settings = parts.settings_form()
+with right:
+    try:
+        arch = parts.model_architecture(settings["model"])
+    except ValueError as error:
+        arch = None
+        st.error(str(error), icon=":material/error:")
+    estimate_bytes = parts.memory_panel(settings, arch) if arch else None
+    parts.dataset_preview(settings["dataset"])
+
+problems = []
+if not settings["target_modules"] and settings["method"] != "full":
+    problems.append("Pick at least one target module for the LoRA adapters.")
+for problem in problems:
+    st.error(problem, icon=":material/error:")
+if active is not None:
+    st.info(f"Run {active.run_id} is {active.state} on this server. One run at a time: "
+            "watch it below, or stop it.", icon=":material/hourglass_top:")
+if st.button("Start fine-tuning", key="ft_start", type="primary", icon=":material/play_arrow:",
+             disabled=active is not None or arch is None or bool(problems)):
+    try:
+        runs.start_run(settings)
+    except ValueError as error:
+        st.error(str(error), icon=":material/error:")
+    else:
+        st.session_state.pop("ft_view", None)  # show the new run's results when it ends
+        st.rerun()
+
+if active is not None:
+    run_view.live(active.run_id)
+
+all_runs = runs.list_runs()
+finished = [run for run in all_runs if run.finished]
+if finished:
+    st.header("Results")
+    by_id = {run.run_id: run for run in finished}
+    view = st.selectbox("Run", list(by_id), key="ft_view",
+                        format_func=lambda i: f"{i} · {by_id[i].config.get('method', '?')} on "
+                        f"{by_id[i].config.get('dataset', '?')} · {by_id[i].state}")
+    run_view.results(by_id[view], estimate_bytes)
+    st.header("Run history")
+    run_view.history(all_runs)
+
+st.header("Why it works")
+st.markdown(read_asset("finetune_why.md"))
+show_code(runs.start_run, runs.progress)
