@@ -1,0 +1,276 @@
+"""Our quantizers against the references: torch's MinMaxObserver + quantize_per_tensor,
+bitsandbytes' row-wise int8 and NF4, and the curriculum's worked examples."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from core import quantization as Q
+
+torch.set_num_threads(1)
+pytestmark = pytest.mark.filterwarnings("ignore:.*quantize_per_tensor:UserWarning")
+
+
+def random_vectors(seed: int, count: int, max_len: int = 2000, ties: bool = True):
+    """Normal, uniform, with outliers, all-positive, and (if ``ties``) on a coarse lattice,
+    where many values fall exactly halfway between two grid points."""
+    rng = np.random.default_rng(seed)
+    for i in range(count):
+        n = int(rng.integers(1, max_len))
+        scale = float(rng.uniform(1e-3, 1e3))
+        kind = i % (5 if ties else 4)
+        if kind == 0:
+            x = rng.standard_normal(n) * scale
+        elif kind == 1:
+            x = rng.uniform(-scale, scale, n)
+        elif kind == 2:
+            x = rng.standard_normal(n) * 0.02
+            x[rng.integers(0, n, max(1, n // 100))] *= 100
+        elif kind == 3:
+            x = rng.uniform(0, scale, n)
+        else:
+            x = np.round(rng.standard_normal(n) * 8) / 4
+        yield x.astype(np.float32)
+
+
+# --- the curriculum's worked examples ----------------------------------------------------
+
+
+def test_example_a_0_to_1000_onto_uint8():
+    x = np.array([0, 250, 1000], dtype=np.float32)
+    result = Q.quantize_minmax(x, bits=8)
+    assert round(result.scale, 2) == 3.92
+    assert result.scale == pytest.approx(1000 / 255, rel=1e-6)
+    assert result.zero_point == 0
+    assert result.q.tolist() == [0, 64, 255]
+
+
+def test_example_b_asymmetric_minus_20_to_1000():
+    result = Q.quantize_minmax([-20.0, 1000.0], bits=8)
+    assert result.scale == 4.0
+    assert result.zero_point == 5
+    assert result.q.tolist() == [0, 255]
+    np.testing.assert_array_equal(result.dequantize(), [-20.0, 1000.0])
+
+
+def test_double_quantization_arithmetic():
+    assert Q.bits_per_parameter(4, 64) - 4 == 0.5
+    overhead = Q.bits_per_parameter(4, 64, double_quant=True) - 4
+    assert overhead == 8 / 64 + 32 / (64 * 256)
+    assert round(overhead, 3) == 0.127
+    assert round(0.5 - overhead, 3) == 0.373
+
+
+def test_model_sizes_use_bytes_per_parameter():
+    sizes = {row.name: row for row in Q.model_sizes(175e9)}
+    assert sizes["FP32"].n_bytes == 700e9  # GPT-3 at FP32: 700 GB = 651.9 GiB
+    assert round(sizes["FP32"].n_bytes / 1024**3, 1) == 651.9
+    assert sizes["FP16 / BF16"].n_bytes == 350e9
+    assert sizes["INT8 / FP8"].n_bytes == 175e9
+    assert sizes["NF4 (absmax per 64)"].bits_per_param == 4.5
+    assert sizes["NF4 + double quantization"].n_bytes == pytest.approx(175e9 * 4.126953125 / 8)
+
+
+# --- min-max against torch ----------------------------------------------------------------
+
+
+def test_minmax_matches_torch_minmaxobserver_and_quantize_per_tensor():
+    from torch.ao.quantization.observer import MinMaxObserver
+
+    checked = 0
+    for x in random_vectors(seed=1, count=150):
+        ours = Q.quantize_minmax(x, bits=8)
+        observer = MinMaxObserver(dtype=torch.quint8)
+        observer(torch.from_numpy(x))
+        scale, zero_point = observer.calculate_qparams()
+        assert ours.scale == scale.item()
+        assert ours.zero_point == zero_point.item()
+        ref = torch.quantize_per_tensor(
+            torch.from_numpy(x), scale.item(), int(zero_point), torch.quint8
+        )
+        np.testing.assert_array_equal(ours.q, ref.int_repr().numpy())
+        np.testing.assert_allclose(
+            ours.dequantize(), ref.dequantize().numpy(), rtol=1e-6, atol=1e-6 * ours.scale
+        )
+        checked += x.size
+    assert checked > 100_000
+
+
+@pytest.mark.parametrize("bits", [2, 3, 4, 6])
+def test_minmax_low_bits_matches_torch_observer_and_fake_quantize(bits):
+    from torch.ao.quantization.observer import MinMaxObserver
+
+    q_max = 2**bits - 1
+    for x in random_vectors(seed=bits, count=40, ties=False):
+        ours = Q.quantize_minmax(x, bits=bits)
+        observer = MinMaxObserver(dtype=torch.quint8, quant_min=0, quant_max=q_max)
+        observer(torch.from_numpy(x))
+        scale, zero_point = observer.calculate_qparams()
+        assert (ours.scale, ours.zero_point) == (scale.item(), zero_point.item())
+        ref = torch.fake_quantize_per_tensor_affine(
+            torch.from_numpy(x), scale.item(), int(zero_point), 0, q_max
+        )
+        codes = np.rint(ref.numpy() / ours.scale) + ours.zero_point
+        assert ours.q.min() >= 0 and ours.q.max() <= q_max
+        # fake_quantize rounds x * (1/scale) before adding the zero point, so exact ties
+        # (none in these inputs, barring float32 accidents) could round differently
+        assert np.mean(ours.q != codes) < 1e-3
+
+
+def test_minmax_constant_and_zero_vectors_do_not_divide_by_zero():
+    zeros = Q.quantize_minmax([0.0, 0.0, 0.0])
+    assert zeros.scale == np.finfo(np.float32).eps  # torch's floor for the scale
+    assert zeros.q.tolist() == [0, 0, 0]
+    np.testing.assert_array_equal(zeros.dequantize(), [0, 0, 0])
+    fives = Q.quantize_minmax([5.0, 5.0])
+    assert fives.zero_point == 0 and fives.q.tolist() == [255, 255]
+    np.testing.assert_allclose(fives.dequantize(), [5.0, 5.0], rtol=1e-6)
+
+
+# --- absmax against bitsandbytes -----------------------------------------------------------
+
+
+def test_absmax_int8_matches_bitsandbytes_rowwise_int8():
+    import bitsandbytes.functional as F
+
+    rng = np.random.default_rng(7)
+    for trial in range(20):
+        rows, cols = int(rng.integers(1, 40)), int(rng.integers(1, 700))
+        W = rng.standard_normal((rows, cols)) * rng.uniform(1e-3, 10)  # (rows, cols)
+        W = W.astype(np.float32)
+        if trial % 2:
+            W[rng.integers(0, rows), rng.integers(0, cols)] *= 50  # an outlier
+        q_ref, row_stats, _ = F.int8_vectorwise_quant(torch.from_numpy(W.copy()))
+        for i in range(rows):
+            ours = Q.quantize_absmax(W[i], bits=8)
+            np.testing.assert_array_equal(ours.q, q_ref[i].numpy())
+            assert ours.scale * 127 == pytest.approx(row_stats[i].item(), rel=1e-6)
+
+
+@pytest.mark.parametrize("bits", [2, 4, 8])
+def test_absmax_grid_is_symmetric_and_error_bounded(bits):
+    q_max = 2 ** (bits - 1) - 1
+    for x in random_vectors(seed=10 + bits, count=20):
+        result = Q.quantize_absmax(x, bits)
+        assert np.abs(result.q).max() == q_max  # the largest |x| lands on the end of the grid
+        assert result.scale == pytest.approx(np.abs(x).max() / q_max, rel=1e-6)
+        err = np.abs(result.dequantize() - x)
+        assert err.max() <= result.scale / 2 * (1 + 1e-5)
+
+
+def test_blockwise_is_absmax_per_block():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(300).astype(np.float32)
+    x[5] = 40.0  # one outlier in block 0
+    result = Q.quantize_blockwise(x, blocksize=64, bits=4)
+    assert result.scale.shape == (5,)  # 4 full blocks + a block of 44
+    for b, start in enumerate(range(0, 300, 64)):
+        block = Q.quantize_absmax(x[start : start + 64], bits=4)
+        np.testing.assert_array_equal(result.q[start : start + 64], block.q)
+        assert result.scale[b] == np.float32(block.scale)
+    whole = Q.quantize_absmax(x, bits=4)
+    rest = slice(64, None)  # the blocks without the outlier
+    blocks_err = Q.errors(x[rest], result.dequantize()[rest])
+    whole_err = Q.errors(x[rest], whole.dequantize()[rest])
+    assert blocks_err.mse < whole_err.mse / 10  # the outlier only hurts its own block
+
+
+# --- NF4 against bitsandbytes --------------------------------------------------------------
+
+
+def test_nf4_code_is_bitsandbytes_code():
+    from bitsandbytes.functional import get_4bit_type
+
+    np.testing.assert_array_equal(Q.NF4_CODE, get_4bit_type("nf4", device="cpu").numpy())
+
+
+def unpack_nibbles(packed: torch.Tensor, n: int) -> np.ndarray:
+    """bitsandbytes stores two 4-bit codes per byte, the first element in the high nibble."""
+    byte = packed.numpy().ravel()
+    return np.stack([byte >> 4, byte & 0x0F], axis=1).ravel()[:n]
+
+
+@pytest.mark.parametrize("blocksize", [32, 64, 128, 256])
+def test_nf4_matches_bitsandbytes_quantize_4bit(blocksize):
+    import bitsandbytes.functional as F
+
+    checked = dequantized = 0
+    for x in random_vectors(seed=blocksize, count=40):
+        ours = Q.quantize_nf4(x, blocksize=blocksize)
+        packed, state = F.quantize_4bit(torch.from_numpy(x), blocksize=blocksize, quant_type="nf4")
+        np.testing.assert_array_equal(ours.q, unpack_nibbles(packed, x.size))
+        np.testing.assert_array_equal(ours.scale, state.absmax.numpy())
+        if x.size % 2 == 0:  # bitsandbytes' CPU kernel; odd lengths go to a torch.compile path
+            ref = F.dequantize_4bit(packed, state).numpy().ravel()
+            np.testing.assert_allclose(ours.dequantize(), ref, rtol=1e-6, atol=0)
+            dequantized += x.size
+        checked += x.size
+    assert dequantized > 10_000
+    assert checked > 20_000
+
+
+def test_nf4_beats_int4_on_normal_weights():
+    x = np.random.default_rng(0).standard_normal(64 * 200).astype(np.float32)
+    nf4 = Q.errors(x, Q.quantize_nf4(x, 64).dequantize())
+    int4 = Q.errors(x, Q.quantize_blockwise(x, 64, bits=4).dequantize())
+    assert nf4.mse < int4.mse
+
+
+def test_double_quantize_keeps_the_constants_close():
+    absmax = np.abs(np.random.default_rng(1).standard_normal(1000)).astype(np.float32) + 1
+    dq = Q.double_quantize(absmax, blocksize=256, bits=8)
+    assert dq.offset == pytest.approx(absmax.mean(), rel=1e-6)
+    assert dq.inner.scale.shape == (4,)
+    err = np.abs(dq.dequantize() - absmax)
+    assert err.max() <= dq.inner.scale.max() / 2 * (1 + 1e-5)
+
+
+# --- ternary, metrics, validation ------------------------------------------------------------
+
+
+def test_ternary_is_absmean_and_three_levels():
+    x = np.array([0.1, -0.5, 0.02, 0.9, -0.08], dtype=np.float32)
+    result = Q.quantize_ternary(x)
+    gamma = np.abs(x).mean()
+    assert result.scale == pytest.approx(gamma)
+    assert (
+        result.q.tolist()
+        == np.clip(np.rint(x / gamma), -1, 1).astype(int).tolist()
+        == [0, -1, 0, 1, 0]
+    )
+    np.testing.assert_allclose(result.dequantize(), result.q * gamma, rtol=1e-6)
+    assert round(result.bits, 2) == 1.58
+    assert Q.quantize_ternary([0, 0]).q.tolist() == [0, 0]
+
+
+def test_errors_against_numpy():
+    x = np.array([1.0, -2.0, 3.0], dtype=np.float32)
+    x_hat = np.array([1.5, -2.0, 2.0], dtype=np.float32)
+    e = Q.errors(x, x_hat)
+    assert e.mse == pytest.approx(np.mean((x - x_hat) ** 2))
+    assert e.max_abs == 1.0
+    assert e.sqnr_db == pytest.approx(10 * math.log10(14 / 1.25))
+    assert Q.errors(x, x).sqnr_db == math.inf
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: Q.quantize_absmax([]), "empty"),
+        (lambda: Q.quantize_minmax([1.0, float("nan")]), "x[1] = nan"),
+        (lambda: Q.quantize_nf4([float("inf")]), "x[0] = inf"),
+        (lambda: Q.quantize_ternary([1e39]), "not a finite float32"),
+        (lambda: Q.quantize_absmax([1.0], bits=1), "got 1"),
+        (lambda: Q.quantize_minmax([1.0], bits=9), "got 9"),
+        (lambda: Q.quantize_blockwise([1.0], bits=4.5), "got 4.5"),
+        (lambda: Q.quantize_blockwise([1.0], blocksize=0), "got 0"),
+        (lambda: Q.quantize_nf4([1.0], blocksize=-3), "got -3"),
+        (lambda: Q.quantize_absmax(["a", "b"]), "Expected numbers"),
+        (lambda: Q.model_sizes(-1), "got -1"),
+    ],
+)
+def test_invalid_input_raises_value_error_naming_the_value(call, message):
+    with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        call()
