@@ -259,9 +259,16 @@ def transformer_param_count(arch: Architecture) -> int:
 
 # -- bytes ------------------------------------------------------------------------------
 
-# bits per parameter of the plain storage formats (CURRICULUM.md §1); 4-bit formats add
-# their scale constants on top (see core.memory.weight_bytes for the exact bytes).
-BITS_PER_PARAM = {"FP32": 32, "FP16": 16, "BF16": 16, "INT8": 8, "FP8": 8, "INT4 / NF4": 4}
+# Bits per parameter (CURRICULUM.md §1, §2). Block-wise 4-bit formats store constants too:
+# one FP32 absmax per 64 weights is 32/64 = 0.5 bit per weight; double quantization stores
+# those absmaxes in 8 bits with one FP32 constant per 256 of them: 8/64 + 32/(64*256) = 0.127.
+# (core.memory.weight_bytes counts a real model's bytes, with its unquantized layers.)
+ABSMAX_BITS = 32 / 64
+DOUBLE_QUANT_BITS = 8 / 64 + 32 / (64 * 256)
+BITS_PER_PARAM = {
+    "FP32": 32, "FP16": 16, "BF16": 16, "INT8": 8, "FP8": 8, "INT4 / NF4": 4,
+    "NF4 + absmax": 4 + ABSMAX_BITS, "NF4 + double quant": 4 + DOUBLE_QUANT_BITS,
+}
 
 
 @dataclass(frozen=True)

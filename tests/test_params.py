@@ -134,3 +134,14 @@ def test_model_size_gpt3_fp32_is_700_gb():
         model_size(1, "FP64")
     with pytest.raises(ValueError, match="parameter count"):
         model_size(float("nan"), "FP32")
+
+
+def test_block_constants_cost_half_a_bit_and_0127_with_double_quant():
+    from core.params import ABSMAX_BITS, BITS_PER_PARAM, DOUBLE_QUANT_BITS
+
+    assert ABSMAX_BITS == 0.5
+    assert round(DOUBLE_QUANT_BITS, 3) == 0.127
+    assert round(ABSMAX_BITS - DOUBLE_QUANT_BITS, 3) == 0.373
+    assert BITS_PER_PARAM["NF4 + double quant"] == 4 + DOUBLE_QUANT_BITS
+    # about 3 GB saved on a 65B model
+    assert round(65e9 * (ABSMAX_BITS - DOUBLE_QUANT_BITS) / 8 / 1e9, 1) == 3.0
