@@ -26,6 +26,9 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 # page file -> list of (widget kind, key, values to cycle through). Each lesson adds its own.
 INTERACTIONS: dict[str, list[tuple[str, str, list]]] = {
     "blank": [],
+    "parameters.py": [("text_input", "params_layers", ["4-3-3-2-1", "784-128-10", "2-1"]),
+                      ("selectbox", "params_model", ["GPT-3 175B", "Gemma 2B", "Llama-2 7B"]),
+                      ("number_input", "params_billions", [7.0, 70.0, 175.0])],
 }
 
 BLANK = "import streamlit as st\nst.title('blank')\nst.slider('x', 0, 10, key='x')\n"
