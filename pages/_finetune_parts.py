@@ -17,8 +17,8 @@ from core.finetune import runs
 from core.models import BUNDLED, DEFAULT_MODEL
 from pages._ui import fmt_bytes, plot
 
-METHODS = {"qlora": "QLoRA (4-bit base)", "lora": "LoRA (full-precision base)",
-           "full": "Full fine-tune"}
+METHODS = {"qlora": "4-bit base + LoRA", "lora": "full-precision base + LoRA",
+           "full": "every weight trains"}
 TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 BUNDLED_DATASETS = ("orders", "course-qa")
 DEFAULTS = dict(model=DEFAULT_MODEL, method="qlora", dataset="orders", r=16, alpha=32,
@@ -31,21 +31,26 @@ def _dataset_label(name: str) -> str:
 
 
 def upload_box() -> None:
-    """Validate, preview and save an uploaded JSONL/CSV file; select it as the dataset."""
+    """Validate and save an uploaded JSONL/CSV file once, then select it as the dataset."""
     file = st.file_uploader("Or upload your own data: JSONL or CSV with `prompt` and "
                             "`response` columns", type=["jsonl", "csv"], key="ft_upload")
     if file is None:
         return
-    try:
-        path, examples = runs.save_upload(file.getvalue(), file.name)
-    except ValueError as error:
-        st.error(f"{file.name}: {error}", icon=":material/error:")
-        return
-    if st.session_state.get("_ft_uploaded") != (file.name, file.size):
-        st.session_state["_ft_uploaded"] = (file.name, file.size)
-        st.session_state["ft_dataset"] = str(path)
-    st.success(f"{file.name}: {len(examples)} examples, saved for training.",
-               icon=":material/check:")
+    seen = st.session_state.get("_ft_upload")
+    if seen is None or seen["id"] != file.file_id:
+        try:
+            path, examples = runs.save_upload(file.getvalue(), file.name)
+        except ValueError as error:
+            seen = {"id": file.file_id, "error": f"{file.name}: {error}"}
+        else:
+            seen = {"id": file.file_id, "error": None, "n": len(examples)}
+            st.session_state["ft_dataset"] = str(path)
+        st.session_state["_ft_upload"] = seen
+    if seen["error"]:
+        st.error(seen["error"], icon=":material/error:")
+    else:
+        st.success(f"{file.name}: {seen['n']} examples, saved for training.",
+                   icon=":material/check:")
 
 
 def settings_form() -> dict:
@@ -53,8 +58,8 @@ def settings_form() -> dict:
     d, q = DEFAULTS, "query-params"
     model = st.text_input("Model: a bundled name, a local folder, or a hub id", d["model"],
                           key="ft_model", bind=q).strip()
-    method = st.radio("Method", list(METHODS), format_func=METHODS.get, horizontal=True,
-                      key="ft_method", bind=q)
+    method = st.radio("Method", list(METHODS), captions=list(METHODS.values()),
+                      horizontal=True, key="ft_method", bind=q)
     upload_box()
     datasets = [*BUNDLED_DATASETS, *(str(p) for p in runs.list_uploads())]
     dataset = st.selectbox("Dataset", datasets, format_func=_dataset_label, key="ft_dataset",

@@ -36,7 +36,8 @@ def _duration(seconds: float) -> str:
 @st.fragment(run_every=1.0)
 def live(run_id: str) -> None:
     """The running run, refreshed every second without rerunning the rest of the page."""
-    run = runs.read_run(runs.runs_root() / run_id)
+    run_dir = runs.runs_root() / run_id
+    run = runs.read_run(run_dir)
     active = runs.active_run()
     if active is None or active.run_id != run_id:
         st.rerun()  # it has ended: show the results
@@ -53,9 +54,9 @@ def live(run_id: str) -> None:
     c.metric("Memory", fmt_bytes(p.memory_bytes) if p.memory_bytes else "-")
     if events:
         plot(_loss_figure({run_id: events}), height=320, key="ft_live_loss")
-    if st.button("Stop", key="ft_stop", icon=":material/stop:", disabled=stopping):
-        runs.request_stop(run.path)
-        st.rerun(scope="fragment")
+    st.button("Stop", key="ft_stop", icon=":material/stop:", disabled=stopping,
+              on_click=runs.request_stop, args=(run_dir,),
+              help="Stops at the next step and keeps what was trained so far.")
 
 
 def _pct(value) -> str:

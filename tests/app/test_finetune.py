@@ -1,0 +1,204 @@
+"""The fine-tune lab page: the form and its URL, the memory estimate, bad input, a busy
+server, finished runs' results and history, and a tiny real run from the Start button."""
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.finetune import runs
+from core.finetune.data import load_dataset
+from core.memory import estimate_training_memory
+from core.params import ARCHITECTURES
+from pages._ui import fmt_bytes
+
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "finetune.py")
+ALL_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+@pytest.fixture
+def root(tmp_path, monkeypatch):
+    monkeypatch.setenv("QLORA_LAB_RUNS", str(tmp_path / "runs"))
+    return tmp_path / "runs"
+
+
+def page(**query) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    for key, value in query.items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label.startswith(label))
+
+
+def errors(at: AppTest) -> list[str]:
+    return [e.value for e in at.error]
+
+
+def expected_estimate(method="qlora", batch=8, length=128, r=16, targets=ALL_TARGETS) -> str:
+    m = estimate_training_memory(ARCHITECTURES["SmolLM2-135M"], method, batch, length, r,
+                                 targets, "adamw", False, "fp32")
+    return fmt_bytes(m.total)
+
+
+def test_defaults_show_the_estimate_and_the_data_without_torch(root):
+    had_torch = "torch" in sys.modules
+    at = page()
+    assert not at.exception and not errors(at)
+    assert metric(at, "Estimated training memory") == expected_estimate()
+    preview = at.dataframe[0].value
+    first = load_dataset("orders").train[:5]
+    assert list(preview["prompt"]) == [e.prompt for e in first]
+    assert list(preview["response"]) == [e.response for e in first]
+    assert not at.button(key="ft_start").disabled
+    assert had_torch or "torch" not in sys.modules
+
+    at.select_slider(key="ft_r").set_value(4).run()
+    at.radio(key="ft_method").set_value("full").run()
+    assert metric(at, "Estimated training memory") == expected_estimate("full", r=4)
+
+
+def test_settings_come_from_the_url(root):
+    at = page(ft_r="4", ft_steps="2", ft_batch="2", ft_max_length="64", ft_lr="0.001",
+              ft_method="lora")
+    assert not at.exception and not at.info
+    assert at.select_slider(key="ft_r").value == 4
+    assert at.slider(key="ft_steps").value == 2
+    assert at.select_slider(key="ft_lr").value == 0.001
+    assert metric(at, "Estimated training memory") == expected_estimate("lora", 2, 64, 4)
+    bad = page(ft_r="5", ft_nonsense="1")
+    assert not bad.exception
+    assert "ft_nonsense" in bad.info[0].value and "ft_r" in bad.info[0].value
+    assert bad.select_slider(key="ft_r").value == 16
+
+
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [("/no/such/model/folder", "No model folder"),
+     ("nobody/not-a-model", "cannot be reached"),
+     ("minilm-l6", "not a chat model"),
+     ("", "Type a model")],
+)
+def test_a_model_that_cannot_be_used_gives_an_error_not_a_traceback(root, model, message):
+    at = page()
+    at.text_input(key="ft_model").set_value(model).run()
+    assert not at.exception
+    assert any(message in e for e in errors(at))
+    assert at.button(key="ft_start").disabled
+
+
+def test_a_folder_without_config_json(root, tmp_path):
+    at = page()
+    at.text_input(key="ft_model").set_value(str(tmp_path)).run()
+    assert not at.exception and any("has no config.json" in e for e in errors(at))
+
+
+def test_no_target_modules_blocks_lora(root):
+    at = page()
+    at.multiselect(key="ft_targets").set_value([]).run()
+    assert not at.exception and any("at least one target module" in e for e in errors(at))
+    assert at.button(key="ft_start").disabled
+
+
+def test_uploads_are_validated_previewed_and_selected(root):
+    at = page()
+    at.file_uploader(key="ft_upload").set_value(
+        ("bad.jsonl", b'{"prompt": "a", "response": "b"}\n{"prompt": "c"}\n', "text/plain")
+    ).run()
+    assert not at.exception and any(e.startswith("bad.jsonl: ") and "2" in e for e in errors(at))
+    assert at.selectbox(key="ft_dataset").value == "orders"
+
+    rows = [{"prompt": f"say {i}", "response": f"{i}!"} for i in range(20)]
+    good = "\n".join(json.dumps(r) for r in rows).encode()
+    at.file_uploader(key="ft_upload").set_value(("mine.jsonl", good, "text/plain")).run()
+    assert not at.exception and not errors(at)
+    saved = root / "uploads" / "mine.jsonl"
+    assert saved.read_bytes() == good
+    assert at.selectbox(key="ft_dataset").value == str(saved)
+    ds = load_dataset(str(saved))
+    assert list(at.dataframe[0].value["prompt"]) == [e.prompt for e in ds.train[:5]]
+
+
+def write_run(root: Path, run_id: str, state="done", method="qlora", n_steps=3, eval_=None):
+    run_dir = root / run_id
+    run_dir.mkdir(parents=True)
+    runs.write_json_atomic(run_dir / "config.json", {"method": method, "dataset": "orders",
+                                                     "r": 4, "max_steps": n_steps})
+    runs.write_json_atomic(run_dir / "status.json", {"state": state, "step": n_steps,
+                                                     "max_steps": 10, "phase": "training",
+                                                     "message": "it broke"})
+    with open(run_dir / "events.jsonl", "w") as f:
+        for step in range(1, n_steps + 1):
+            f.write(json.dumps({"step": step, "loss": 2.0 / step, "elapsed_s": 3.0 * step,
+                                "tokens_per_s": 321.0, "memory_bytes": 3 * 2**30}) + "\n")
+    if eval_:
+        runs.write_json_atomic(run_dir / "eval.json", eval_)
+    return run_dir
+
+
+def test_a_running_run_blocks_start_and_shows_live_progress(root):
+    run_dir = write_run(root, "20260101-000000-aaaa", state="running", n_steps=4)
+    start = runs._proc_stat(os.getpid())[1]
+    runs.write_json_atomic(root / runs.LOCK_NAME, {"run_id": run_dir.name, "pid": os.getpid(),
+                                                   "pid_start": start})
+    at = page()
+    assert not at.exception
+    assert at.button(key="ft_start").disabled
+    assert "20260101-000000-aaaa is running" in at.info[0].value
+    bar = at.get("progress")[0]
+    assert bar.value == 40  # step 4 of 10
+    assert "about 18 s of training left" in bar.proto.text  # 3 s per step, 6 steps left
+    assert metric(at, "Tokens / s") == "321"
+    assert metric(at, "Memory") == "3.00 GB"
+    assert metric(at, "Training loss") == "0.500"
+    at.button(key="ft_stop").click().run()
+    assert (run_dir / "STOP").exists()
+    assert "stopping at the next step" in at.get("progress")[0].proto.text
+
+
+def test_finished_runs_show_results_and_history(root):
+    eval_ = {"before": {"loss": 2.5, "valid_json": 0.1, "exact_match": 0.0},
+             "after": {"loss": 0.5, "valid_json": 0.96, "exact_match": 0.84},
+             "peak_memory_bytes": 2**30, "estimate_bytes": 2**29, "train_seconds": 12.0,
+             "samples": [{"prompt": "p", "reference": "r", "before": "b", "after": "a"}]}
+    done = write_run(root, "20260102-000000-bbbb", eval_=eval_)
+    (done / "adapter").mkdir()
+    (done / "adapter" / "adapter_config.json").write_text("{}")
+    write_run(root, "20260101-000000-aaaa", state="failed", method="lora", n_steps=2)
+    at = page()
+    assert not at.exception
+    assert at.selectbox(key="ft_view").value == done.name
+    assert metric(at, "Valid JSON") == "96%" and metric(at, "Exact match") == "84%"
+    assert metric(at, "Held-out loss") == "0.500"
+    assert metric(at, "Peak memory") == "1.00 GB"
+    assert at.get("download_button")[0].proto.label == "Download the adapter (zip)"
+    history = at.dataframe[-1].value
+    assert list(history["run"]) == [done.name, "20260101-000000-aaaa"]
+    assert list(history["final train loss"]) == [2.0 / 3, 1.0]
+
+    at.selectbox(key="ft_view").set_value("20260101-000000-aaaa").run()
+    assert "it broke" in errors(at)
+    at.multiselect(key="ft_compare").set_value([done.name, "20260101-000000-aaaa"]).run()
+    assert not at.exception
+    chart = json.loads(at.get("plotly_chart")[-1].proto.spec)
+    assert [t["name"] for t in chart["data"]] == [done.name, "20260101-000000-aaaa"]
+    assert chart["data"][1]["y"] == [2.0, 1.0]
+
+
+def wait_for_run(at: AppTest, timeout_s: float = 180) -> runs.RunInfo:
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        at.run()
+        assert not at.exception
+        finished = [r for r in runs.list_runs() if r.finished]
+        if finished and runs.active_run() is None:
+            at.run()
+            return finished[0]
+        time.sleep(2)
+    raise AssertionError(f"the run did not finish in {timeout_s} s: {runs.list_runs()}")
