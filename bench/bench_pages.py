@@ -29,6 +29,8 @@ INTERACTIONS: dict[str, list[tuple[str, str, list]]] = {
     "parameters.py": [("text_input", "params_layers", ["4-3-3-2-1", "784-128-10", "2-1"]),
                       ("selectbox", "params_model", ["GPT-3 175B", "Gemma 2B", "Llama-2 7B"]),
                       ("number_input", "params_billions", [7.0, 70.0, 175.0])],
+    "finetune.py": [("select_slider", "ft_r", [4, 8, 16]), ("slider", "ft_steps", [30, 60, 90]),
+                    ("radio", "ft_method", ["lora", "full", "qlora"])],
 }
 
 BLANK = "import streamlit as st\nst.title('blank')\nst.slider('x', 0, 10, key='x')\n"
