@@ -142,7 +142,7 @@ def _jsonl_rows(text: str, filename: str):
 
 def _csv_rows(text: str, filename: str):
     """Yield (line number where the row starts, dict) for each non-blank CSV row."""
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     header = None
     line = 1  # the line the next row starts on
     while True:
