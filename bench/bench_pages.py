@@ -29,6 +29,11 @@ INTERACTIONS: dict[str, list[tuple[str, str, list]]] = {
     "parameters.py": [("text_input", "params_layers", ["4-3-3-2-1", "784-128-10", "2-1"]),
                       ("selectbox", "params_model", ["GPT-3 175B", "Gemma 2B", "Llama-2 7B"]),
                       ("number_input", "params_billions", [7.0, 70.0, 175.0])],
+    "lora.py": [("select_slider", "lora_rank", [1, 16, 256, 8]),
+                ("slider", "lora_demo_rank", [1, 4, 2]),
+                ("toggle", "lora_trained", [True, False]),
+                ("selectbox", "lora_model", ["GPT-3 175B", "SmolLM2-135M", "Llama-2 7B"]),
+                ("checkbox", "lora_t_up", [True, False])],
     "finetune.py": [("select_slider", "ft_r", [4, 8, 16]), ("slider", "ft_steps", [30, 60, 90]),
                     ("radio", "ft_method", ["lora", "full", "qlora"])],
 }
