@@ -33,7 +33,8 @@ def _dataset_label(name: str) -> str:
 def upload_box() -> None:
     """Validate and save an uploaded JSONL/CSV file once, then select it as the dataset."""
     file = st.file_uploader("Or upload your own data: JSONL or CSV with `prompt` and "
-                            "`response` columns", type=["jsonl", "csv"], key="ft_upload")
+                            "`response` columns", type=["jsonl", "csv"], key="ft_upload",
+                            max_upload_size=5)
     if file is None:
         return
     seen = st.session_state.get("_ft_upload")
@@ -114,9 +115,10 @@ def model_architecture(model: str):
 
         cached = try_to_load_from_cache(model, "config.json")
         if not isinstance(cached, str):
-            raise ValueError(f"Hub model {model!r} cannot be reached: this app runs offline and "
-                             "it is not in the local cache. Download it where there is internet "
-                             "and give its folder instead.")
+            raise ValueError(f"{model!r} is neither a model folder on this machine nor a hub "
+                             "model in the local cache, and the hub cannot be reached (this app "
+                             "runs offline). Download it where there is internet and give its "
+                             "folder instead.")
         config_file = Path(cached)
     config = _Config(**json.loads(config_file.read_text()))
     return arch_from_hf_config(config, name=path.name or model)

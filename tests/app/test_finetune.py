@@ -1,10 +1,12 @@
 """The fine-tune lab page: the form and its URL, the memory estimate, bad input, a busy
 server, finished runs' results and history, and a tiny real run from the Start button."""
 
+import io
 import json
 import os
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -81,7 +83,7 @@ def test_settings_come_from_the_url(root):
 @pytest.mark.parametrize(
     ("model", "message"),
     [("/no/such/model/folder", "No model folder"),
-     ("nobody/not-a-model", "cannot be reached"),
+     ("nobody/not-a-model", "the hub cannot be reached"),
      ("minilm-l6", "not a chat model"),
      ("", "Type a model")],
 )
@@ -97,6 +99,18 @@ def test_a_folder_without_config_json(root, tmp_path):
     at = page()
     at.text_input(key="ft_model").set_value(str(tmp_path)).run()
     assert not at.exception and any("has no config.json" in e for e in errors(at))
+
+
+def test_a_local_model_folder_is_read_from_its_config_json(root, tmp_path):
+    from core.models import bundled_model_dir
+
+    folder = tmp_path / "my-model"
+    folder.mkdir()
+    (folder / "config.json").write_bytes((bundled_model_dir() / "config.json").read_bytes())
+    at = page()
+    at.text_input(key="ft_model").set_value(str(folder)).run()
+    assert not at.exception and not errors(at)
+    assert metric(at, "Estimated training memory") == expected_estimate()
 
 
 def test_no_target_modules_blocks_lora(root):
@@ -202,3 +216,23 @@ def wait_for_run(at: AppTest, timeout_s: float = 180) -> runs.RunInfo:
             return finished[0]
         time.sleep(2)
     raise AssertionError(f"the run did not finish in {timeout_s} s: {runs.list_runs()}")
+
+
+def test_a_tiny_real_run_starts_from_the_button_and_finishes(root):
+    at = page(ft_steps="2", ft_max_length="64", ft_batch="2", ft_r="4")
+    at.button(key="ft_start").click().run()
+    assert not at.exception and not errors(at)
+    active = runs.active_run()
+    assert active is not None and at.button(key="ft_start").disabled
+    assert at.get("progress")  # the live part is on the page while it runs
+    run = wait_for_run(at)
+    assert run.state == "done", run.status
+    assert run.config["max_steps"] == 2 and run.config["r"] == 4
+    assert [e["step"] for e in runs.read_events(run.path)] == [1, 2]
+    assert at.selectbox(key="ft_view").value == run.run_id
+    after = run.eval["after"]
+    assert metric(at, "Valid JSON") == f"{after['valid_json']:.0%}"
+    assert metric(at, "Held-out loss") == f"{after['loss']:.3f}"
+    assert not at.button(key="ft_start").disabled
+    names = zipfile.ZipFile(io.BytesIO(runs.zip_adapter(run.path))).namelist()
+    assert "adapter/adapter_model.safetensors" in names
