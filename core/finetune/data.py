@@ -72,7 +72,10 @@ def load_dataset(name_or_path: str, heldout_fraction: float = 0.1, seed: int = 0
         )
     if not path.is_file():
         raise ValueError(f"Dataset file {name_or_path!r} does not exist")
-    examples = parse_upload(path.read_bytes(), path.name)
+    try:
+        examples = parse_upload(path.read_bytes(), path.name)
+    except ValueError as err:
+        raise ValueError(f"{path.name}: {err}") from None
     train, heldout = split_examples(examples, heldout_fraction, seed)
     return Dataset(path.name, "upload", train, heldout)
 
@@ -87,6 +90,7 @@ def parse_upload(
     ``prompt`` and ``response`` (any order), then one row per example (quoted fields may
     span lines). A UTF-8 byte-order mark is accepted; blank lines are skipped.
 
+    ``filename`` only picks the format; messages do not repeat it (callers prefix it).
     Raises ValueError on the first problem, naming the line (1-based, as an editor counts):
     an empty or oversized file (> ``max_bytes``), text that is not UTF-8, a malformed JSON
     line or CSV row, wrong columns, a missing, non-text or empty field, a field longer than
@@ -99,30 +103,30 @@ def parse_upload(
     suffix = Path(filename).suffix.lower()
     if suffix not in UPLOAD_SUFFIXES:
         raise ValueError(
-            f"{filename}: unsupported file type {suffix or '(none)'!r}; expected a .jsonl or .csv file"
+            f"unsupported file type {suffix or '(none)'!r}; expected a .jsonl or .csv file"
         )
     if not data:
-        raise ValueError(f"{filename}: the file is empty; expected prompt/response examples")
+        raise ValueError("the file is empty; expected prompt/response examples")
     if len(data) > max_bytes:
         raise ValueError(
-            f"{filename}: the file is {len(data):,} bytes; the limit is {max_bytes:,} bytes"
+            f"the file is {len(data):,} bytes; the limit is {max_bytes:,} bytes"
         )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         line = data[: err.start].count(b"\n") + 1
         raise ValueError(
-            f"{filename}, line {line}: not UTF-8 text (byte 0x{data[err.start]:02x}); "
+            f"line {line}: not UTF-8 text (byte 0x{data[err.start]:02x}); "
             "save the file as UTF-8"
         ) from None
-    rows = _jsonl_rows(text, filename) if suffix == ".jsonl" else _csv_rows(text, filename)
-    examples = [_example(row, line, filename, max_field_chars) for line, row in rows]
+    rows = _jsonl_rows(text) if suffix == ".jsonl" else _csv_rows(text)
+    examples = [_example(row, line, max_field_chars) for line, row in rows]
     if not examples:
-        raise ValueError(f"{filename}: no examples found; expected at least one prompt/response pair")
+        raise ValueError("no examples found; expected at least one prompt/response pair")
     return examples
 
 
-def _jsonl_rows(text: str, filename: str):
+def _jsonl_rows(text: str):
     """Yield (line number, dict) for each non-blank line."""
     for line, raw in enumerate(text.split("\n"), start=1):
         if not raw.strip():
@@ -130,17 +134,17 @@ def _jsonl_rows(text: str, filename: str):
         try:
             row = json.loads(raw)
         except json.JSONDecodeError as err:
-            raise ValueError(f"{filename}, line {line}: malformed JSON ({err.msg}, column {err.colno})") from None
+            raise ValueError(f"line {line}: malformed JSON ({err.msg}, column {err.colno})") from None
         if not isinstance(row, dict):
             raise ValueError(
-                f"{filename}, line {line}: expected a JSON object with \"prompt\" and \"response\", "
+                f"line {line}: expected a JSON object with \"prompt\" and \"response\", "
                 f"got a {type(row).__name__}"
             )
-        _check_columns(list(row), filename, line, "keys")
+        _check_columns(list(row), line, "keys")
         yield line, row
 
 
-def _csv_rows(text: str, filename: str):
+def _csv_rows(text: str):
     """Yield (line number where the row starts, dict) for each non-blank CSV row."""
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     header = None
@@ -151,46 +155,46 @@ def _csv_rows(text: str, filename: str):
         except StopIteration:
             return
         except csv.Error as err:
-            raise ValueError(f"{filename}, line {line}: malformed CSV ({err})") from None
+            raise ValueError(f"line {line}: malformed CSV ({err})") from None
         start, line = line, reader.line_num + 1
         if not any(cell.strip() for cell in cells):
             continue
         if header is None:
             header = [cell.strip().lower() for cell in cells]
-            _check_columns(header, filename, start, "columns")
+            _check_columns(header, start, "columns")
             continue
         if len(cells) != len(header):
             raise ValueError(
-                f"{filename}, line {start}: expected {len(header)} values ({', '.join(header)}), "
+                f"line {start}: expected {len(header)} values ({', '.join(header)}), "
                 f"found {len(cells)}"
             )
         yield start, dict(zip(header, cells, strict=True))
 
 
-def _check_columns(names: list[str], filename: str, line: int, what: str) -> None:
+def _check_columns(names: list[str], line: int, what: str) -> None:
     missing = [c for c in COLUMNS if c not in names]
     extra = [n for n in names if n not in COLUMNS]
     if missing or extra or len(names) != len(COLUMNS):
         found = ", ".join(repr(n) for n in names) or "none"
         problem = f"missing {', '.join(repr(c) for c in missing)}" if missing else "wrong " + what
         raise ValueError(
-            f"{filename}, line {line}: {problem}; expected exactly the {what} 'prompt' and "
+            f"line {line}: {problem}; expected exactly the {what} 'prompt' and "
             f"'response', found {found}"
         )
 
 
-def _example(row: dict, line: int, filename: str, max_field_chars: int) -> Example:
+def _example(row: dict, line: int, max_field_chars: int) -> Example:
     for column in COLUMNS:
         value = row[column]
         if not isinstance(value, str):
             raise ValueError(
-                f"{filename}, line {line}: \"{column}\" must be text, got {json.dumps(value)}"
+                f"line {line}: \"{column}\" must be text, got {json.dumps(value)}"
             )
         if not value.strip():
-            raise ValueError(f"{filename}, line {line}: \"{column}\" is empty")
+            raise ValueError(f"line {line}: \"{column}\" is empty")
         if len(value) > max_field_chars:
             raise ValueError(
-                f"{filename}, line {line}: \"{column}\" is {len(value):,} characters long; "
+                f"line {line}: \"{column}\" is {len(value):,} characters long; "
                 f"the limit is {max_field_chars:,}"
             )
     return Example(row["prompt"], row["response"])
