@@ -39,7 +39,7 @@ if st.button("Start fine-tuning", key="ft_start", type="primary", icon=":materia
     except ValueError as error:
         st.error(str(error), icon=":material/error:")
     else:
-        st.session_state.pop("ft_view", None)  # show the new run's results when it ends
+        st.session_state["_ft_view_picked"] = False  # show the new run's results when it ends
         st.rerun()
 
 if active is not None:
@@ -50,7 +50,10 @@ finished = [run for run in all_runs if run.finished]
 if finished:
     st.header("Results")
     by_id = {run.run_id: run for run in finished}
+    if not st.session_state.get("_ft_view_picked") or st.session_state.get("ft_view") not in by_id:
+        st.session_state["ft_view"] = finished[0].run_id  # follow the newest run
     view = st.selectbox("Run", list(by_id), key="ft_view",
+                        on_change=lambda: st.session_state.update(_ft_view_picked=True),
                         format_func=lambda i: f"{i} · {by_id[i].config.get('method', '?')} on "
                         f"{by_id[i].config.get('dataset', '?')} · {by_id[i].state}")
     run_view.results(by_id[view], estimate_bytes)
