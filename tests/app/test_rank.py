@@ -1,0 +1,239 @@
+"""The matrix-rank page: presets, stepping, the rank sliders, bad input and URL state.
+Displayed numbers are checked against sympy (rank) and numpy (SVD)."""
+
+import re
+
+import numpy as np
+import pytest
+import sympy
+from streamlit.testing.v1 import AppTest
+
+from pages._ui import ROOT
+
+PAGE = str(ROOT / "pages" / "rank.py")
+
+
+def load(**query) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    for key, value in query.items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def latex(at) -> list[str]:
+    return [x.value for x in at.latex]
+
+
+def step_latex(at) -> str:
+    return next(x for x in latex(at) if r"\qquad" in x)
+
+
+def to_end(at) -> AppTest:
+    step = at.slider(key="rank_step")
+    return step.set_value(step.max).run()
+
+
+def shown_rank(at) -> int:
+    return int(at.metric[0].value)
+
+
+def shown_matrix(at) -> sympy.Matrix:
+    """The matrix of section 1 (M = ... or the product B A = ... = M), read from LaTeX."""
+    tex = next(x for x in latex(at) if x.strip("$\n").startswith(("M =", r"B\,A =")))
+    body = tex.split(r"\begin{bmatrix}")[-1].split(r"\end{bmatrix}")[0]
+    return sympy.Matrix(
+        [[sympy.Rational(c.strip()) for c in row.split("&")] for row in body.split(r"\\")]
+    )
+
+
+def test_curriculum_example_step_by_step():
+    at = load()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="rank_preset").value == "Curriculum example"
+    assert at.slider(key="rank_step").max == 2
+    assert r"\text{start}" in step_latex(at)
+    at.button(key="rank_next").click().run()
+    assert at.slider(key="rank_step").value == 1
+    assert r"R_{3} \to R_{3} - 2\,R_{1}" in step_latex(at)
+    assert (
+        r"\textcolor{#e8590c}{0} & \textcolor{#e8590c}{2} & \textcolor{#e8590c}{-1}"
+        in step_latex(at)
+    )
+    assert r"\boxed{1}" in step_latex(at)  # the pivot in row 1, column 1
+    assert "make the entry in row 3, column 1 zero" in at.markdown[1].value
+    at.button(key="rank_next").click().run()
+    assert r"R_{3} \to R_{3} - \tfrac{1}{2}\,R_{2}" in step_latex(at)
+    assert "0 & 0 & \\textcolor{#e8590c}{\\boxed{-2}}" in step_latex(at).replace(
+        "\\textcolor{#e8590c}{0}", "0"
+    )
+    assert shown_rank(at) == 3
+    assert "pivot columns: 1, 2, 3" in at.success[0].value
+    assert "transpose, reduced the same way, has rank 3" in at.success[0].value
+    assert at.button(key="rank_next").disabled
+    at.button(key="rank_prev").click().run()
+    assert at.slider(key="rank_step").value == 1 and not at.metric
+    at.button(key="rank_prev").click().run()
+    assert at.slider(key="rank_step").value == 0 and at.button(key="rank_prev").disabled
+
+
+def test_reduced_form_of_the_curriculum_example_is_the_identity():
+    at = load()
+    at.toggle(key="rank_reduced").set_value(True).run()
+    to_end(at)
+    assert "in reduced row-echelon form" in at.success[0].value.lower()
+    assert (
+        r"\begin{bmatrix}\boxed{1} & 0 & 0 \\ 0 & \boxed{1} & 0 \\ 0 & 0 & \boxed{1}"
+        in step_latex(at)
+        .replace(r"\textcolor{#e8590c}{\boxed{1}}", r"\boxed{1}")
+        .replace(r"\textcolor{#e8590c}{0}", "0")
+    )
+
+
+def test_outer_product_has_rank_one():
+    at = load()
+    at.selectbox(key="rank_preset").set_value("Outer product").run()
+    assert shown_matrix(at) == sympy.Matrix([1, 2, 3]) * sympy.Matrix([[4, 1, 5, 6]])
+    to_end(at)
+    assert shown_rank(at) == 1
+    at.slider(key="rank_r").set_value(1).run()
+    storage = next(x for x in latex(at) if r"r\,(m + n)" in x)
+    assert r"r\,(m + n) = 1 \cdot (3 + 4) = 7" in storage and r"m\,n = 3 \cdot 4 = 12" in storage
+    assert r"\sqrt{0^2 + 0^2} = 0" in next(x for x in latex(at) if r"\|M - M_" in x)
+
+
+def test_zero_matrix_has_rank_zero():
+    at = load()
+    at.selectbox(key="rank_preset").set_value("Zero matrix").run()
+    at.number_input(key="rank_rows").set_value(2).run()
+    at.number_input(key="rank_cols").set_value(3).run()
+    assert shown_matrix(at) == sympy.zeros(2, 3)
+    assert "No row operation is needed" in at.caption[0].value
+    assert shown_rank(at) == 0 and "pivot columns: none" in at.success[0].value
+
+
+@pytest.mark.parametrize(("m", "n", "r", "seed"), [(5, 6, 3, 0), (8, 8, 8, 4), (7, 3, 2, 11)])
+def test_random_preset_has_the_chosen_rank(m, n, r, seed):
+    at = load(rank_preset="Random, chosen rank")
+    at.number_input(key="rank_rows").set_value(m)
+    at.number_input(key="rank_cols").set_value(n)
+    at.number_input(key="rank_target").set_value(r)
+    at.number_input(key="rank_seed").set_value(seed).run()
+    M = shown_matrix(at)
+    assert M.shape == (m, n) and M.rank() == r
+    to_end(at)
+    assert shown_rank(at) == r
+
+
+def test_random_preset_caps_the_rank_at_min_m_n():
+    at = load(rank_preset="Random, chosen rank", rank_rows="2", rank_cols="3", rank_target="5")
+    assert "rank at most min(m, n) = 2" in at.caption[0].value
+    assert shown_matrix(at).rank() == 2
+
+
+def test_product_preset_has_rank_at_most_r():
+    at = load(
+        rank_preset="Product B·A", rank_rows="6", rank_cols="7", rank_target="2", rank_seed="3"
+    )
+    B_A = next(x for x in latex(at) if x.strip("$\n").startswith(r"B\,A ="))
+    B = B_A.split(r"\begin{bmatrix}")[1].split(r"\end{bmatrix}")[0]
+    assert len(B.split(r"\\")) == 6 and len(B.split(r"\\")[0].split("&")) == 2  # B is 6 x 2
+    M = shown_matrix(at)
+    to_end(at)
+    assert shown_rank(at) == M.rank() <= 2
+
+
+def test_own_matrix_with_fractions_and_decimals():
+    at = load(rank_preset="Your own matrix")
+    at.text_area(key="rank_matrix").input("1/2 0.25\n1 1/2").run()
+    assert not at.error
+    assert r"\tfrac{1}{2} & \tfrac{1}{4}" in step_latex(at)
+    to_end(at)
+    assert shown_rank(at) == 1  # row 2 = 2 * row 1
+
+
+def test_edit_a_copy_moves_the_preset_into_the_editor():
+    at = load(rank_preset="Outer product")
+    at.button(key="rank_edit").click().run()
+    assert at.selectbox(key="rank_preset").value == "Your own matrix"
+    assert at.text_area(key="rank_matrix").value == "4 1 5 6\n8 2 10 12\n12 3 15 18"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "empty"),
+        ("1 2 3\n4 5", "row 2 has 2 entries but row 1 has 3"),
+        ("1 2\n3 x", "cell (row 2, column 2) is 'x'"),
+        ("1 nan", "cell (row 1, column 2) is 'nan': expected a finite number"),
+        ("inf 1", "expected a finite number"),
+        ("1 1/0", "cell (row 1, column 2) is '1/0'"),
+        ("\n".join(["1 " * 9] * 9), "9 x 9: the step-by-step view takes at most 8 x 8"),
+    ],
+)
+def test_bad_input_shows_an_error_and_the_page_stays_usable(text, message):
+    at = load(rank_preset="Your own matrix")
+    at.text_area(key="rank_matrix").input(text).run()
+    assert not at.exception
+    assert len(at.error) == 1 and message in at.error[0].value
+    at.slider(key="rank_picture_r").set_value(20).run()  # the rest of the page still works
+    assert not at.exception and "Rank 20" in at.get("image")[1].proto.imgs[0].caption
+    at.text_area(key="rank_matrix").input("1 2\n2 4").run()
+    assert not at.error
+    to_end(at)
+    assert shown_rank(at) == 1
+
+
+def test_rank_slider_gives_the_eckart_young_error():
+    at = load()
+    M = np.array([[1, 2, 3], [0, 4, 2], [2, 6, 5]], dtype=float)
+    s = np.linalg.svd(M, compute_uv=False)
+    for r in (0, 1, 2, 3):
+        at.slider(key="rank_r").set_value(r).run()
+        error_tex = next(x for x in latex(at) if r"\|M - M_" in x)
+        value = float(re.search(r"= ([-\d.e+]+)\s*\$*$", error_tex.strip()).group(1))
+        assert value == pytest.approx(np.sqrt(np.sum(s[r:] ** 2)), rel=1e-3, abs=1e-9)
+        assert f"= {r * 6}" in next(x for x in latex(at) if r"r\,(m + n)" in x)
+
+
+def test_picture_comes_back_as_r_grows():
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(ROOT / "assets" / "rank_picture.png").convert("L"), dtype=float)
+    s = np.linalg.svd(pixels, compute_uv=False)
+    at = load()
+    errors = []
+    for r in (1, 10, 100):
+        at.slider(key="rank_picture_r").set_value(r).run()
+        text = next(x.value for x in at.markdown if x.value.startswith("Relative error"))
+        shown = float(re.search(r"\*\*([\d.]+)%\*\*", text).group(1))
+        assert shown == pytest.approx(100 * np.sqrt(np.sum(s[r:] ** 2) / np.sum(s**2)), abs=0.06)
+        assert f"{r * (288 + 384) / (288 * 384):.1%}" in text
+        errors.append(shown)
+    assert errors == sorted(errors, reverse=True)
+
+
+def test_lora_bridge_product_has_rank_r():
+    at = load()
+    for d, r in ((8, 3), (64, 8), (512, 1)):
+        at.selectbox(key="rank_lora_d").set_value(d)
+        at.slider(key="rank_lora_r").set_value(r).run()
+        tex = next(x for x in latex(at) if r"\operatorname{rank}(BA)" in x)
+        assert rf"\operatorname{{rank}}(BA) = {r} \le {r}" in tex
+        assert f"{r * 2 * d:,} \\text{{ numbers" in tex
+
+
+def test_state_opens_from_the_url():
+    at = load(rank_preset="Curriculum example", rank_step="2", rank_r="2", rank_picture_r="40")
+    assert at.slider(key="rank_step").value == 2 and shown_rank(at) == 3
+    assert at.slider(key="rank_r").value == 2 and at.slider(key="rank_picture_r").value == 40
+    assert not at.info
+    at = load(rank_preset="Your own matrix", rank_matrix="2 4\n1 2", rank_step="1")
+    assert at.text_area(key="rank_matrix").value == "2 4\n1 2" and shown_rank(at) == 1
+
+
+def test_bad_url_values_fall_back_with_a_notice():
+    at = load(rank_preset="nonsense", rank_picture_r="100000", rank_bogus="1")
+    assert not at.exception
+    assert at.selectbox(key="rank_preset").value == "Curriculum example"
+    notice = at.info[0].value
+    assert "rank_preset" in notice and "rank_picture_r" in notice and "rank_bogus" in notice
