@@ -332,3 +332,17 @@ def test_data_module_does_not_import_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=DATASETS_DIR.parents[1])
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_orders_tokenize_short_with_the_bundled_tokenizer():
+    """Short sequences keep the demo run fast; answers fit generate()'s 64 new tokens."""
+    from transformers import AutoTokenizer
+
+    from core.models import bundled_model_dir
+
+    tokenizer = AutoTokenizer.from_pretrained(bundled_model_dir())
+    ds = load_dataset("orders")
+    examples = ds.train + ds.heldout
+    prompt_tokens = [len(tokenizer(e.prompt)["input_ids"]) for e in examples]
+    response_tokens = [len(tokenizer(e.response)["input_ids"]) for e in examples]
+    assert max(prompt_tokens) < 64 and max(response_tokens) < 48
