@@ -55,7 +55,9 @@ def test_bundled_counts_meet_the_minimums():
     assert len(qa.train) + len(qa.heldout) >= 250 and len(qa.heldout) >= 30
 
 
-@pytest.mark.parametrize(("name", "script"), [("orders", "make_orders"), ("course-qa", "make_course_qa")])
+@pytest.mark.parametrize(
+    ("name", "script"), [("orders", "make_orders"), ("course-qa", "make_course_qa")]
+)
 def test_bundled_files_are_what_the_seeded_script_writes(name, script):
     train, heldout = _script(script).build()
     assert _rows(name, "train") == train
@@ -80,7 +82,9 @@ def test_order_responses_follow_the_schema_and_match_their_request():
         numbers = [int(d) for d in re.findall(r"\b\d+\b", prompt)]
         numbers += [v for w, v in spoken.items() if re.search(rf"\b{w}\b", prompt, re.IGNORECASE)]
         if n == 1 and not numbers:
-            assert re.search(rf"\b(a|an) ({color} )?{re.escape(item)}\b", prompt, re.IGNORECASE), prompt
+            assert re.search(rf"\b(a|an) ({color} )?{re.escape(item)}\b", prompt, re.IGNORECASE), (
+                prompt
+            )
         else:
             assert numbers == [n], prompt
 
@@ -99,7 +103,9 @@ def test_orders_heldout_mostly_reuses_training_values_with_some_new_phrasings():
     # the held-out-only sentence patterns: never in training, about a third of held-out
     markers = [max(re.split(r"\{\w+\}", p), key=len).strip(" .") for p in make.HELDOUT_PATTERNS]
     assert all(len(m) >= 8 for m in markers), markers
-    assert not any(m.lower() in r["prompt"].lower() for m in markers for r in _rows("orders", "train"))
+    assert not any(
+        m.lower() in r["prompt"].lower() for m in markers for r in _rows("orders", "train")
+    )
     new = sum(any(m.lower() in r["prompt"].lower() for m in markers) for r in held_rows)
     assert 15 <= new <= 30
 
@@ -127,7 +133,10 @@ def test_course_qa_answers_are_short_and_the_numbers_add_up():
     assert f"{175e9 * 4 / 1e9:.0f} GB, which is {175e9 * 4 / 2**30:.1f} GiB" in answers
     assert f"{8 / 64 + 32 / (64 * 256):.3f} bit" in answers and f"{0.5 - 0.127:.3f} bit" in answers
     assert f"round(250/3.92) = {round(250 / 3.92)}" in answers
-    assert f"scale = 1020/255 = {1020 / 255:.1f} and zero point = round(20/4) = {round(20 / 4)}" in answers
+    assert (
+        f"scale = 1020/255 = {1020 / 255:.1f} and zero point = round(20/4) = {round(20 / 4)}"
+        in answers
+    )
     assert f"32/64 = {32 / 64} bit" in answers
 
 
@@ -169,7 +178,11 @@ def test_parse_csv_header_any_order_quoted_multiline_and_bom():
         (_jsonl({"prompt": "a"}), "x.jsonl", "line 1: missing 'response'"),
         (_jsonl(GOOD, {"prompt": "a", "response": "  "}), "x.jsonl", 'line 2: "response" is empty'),
         (_jsonl({"prompt": "", "response": "b"}), "x.jsonl", 'line 1: "prompt" is empty'),
-        (_jsonl({"prompt": "a", "response": 4}), "x.jsonl", 'line 1: "response" must be text, got 4'),
+        (
+            _jsonl({"prompt": "a", "response": 4}),
+            "x.jsonl",
+            'line 1: "response" must be text, got 4',
+        ),
         (_jsonl({"prompt": None, "response": "b"}), "x.jsonl", '"prompt" must be text, got null'),
         (_jsonl({"prompt": "a", "response": "b", "id": 1}), "x.jsonl", "line 1: wrong keys"),
         (b"question,answer\na,b\n", "x.csv", "line 1: missing 'prompt', 'response'"),
@@ -179,7 +192,11 @@ def test_parse_csv_header_any_order_quoted_multiline_and_bom():
         (b'prompt,response\n"a\nb",c\nd\n', "x.csv", "line 4: expected 2 values"),
         (b"prompt,response\na,\n", "x.csv", 'line 2: "response" is empty'),
         (b'prompt,response\na,"b\n', "x.csv", "line 2: malformed CSV"),
-        (_jsonl(GOOD) + b'{"prompt": "caf\xe9", "response": "b"}\n', "x.jsonl", "line 2: not UTF-8"),
+        (
+            _jsonl(GOOD) + b'{"prompt": "caf\xe9", "response": "b"}\n',
+            "x.jsonl",
+            "line 2: not UTF-8",
+        ),
         (b"prompt,response\na,b\nc,\xff\n", "x.csv", "line 3: not UTF-8"),
         (_jsonl(GOOD), "x.txt", "unsupported file type '.txt'"),
         (_jsonl(GOOD), "data", "unsupported file type '(none)'"),
@@ -189,7 +206,9 @@ def test_parse_upload_rejects_bad_files_naming_the_line(data, filename, message)
     with pytest.raises(ValueError) as err:
         parse_upload(data, filename)
     assert message in str(err.value)
-    assert "line " in str(err.value) or message.startswith(("the file", "no examples", "unsupported"))
+    assert "line " in str(err.value) or message.startswith(
+        ("the file", "no examples", "unsupported")
+    )
 
 
 def test_parse_upload_limits_file_and_field_size():
@@ -198,10 +217,12 @@ def test_parse_upload_limits_file_and_field_size():
     with pytest.raises(ValueError, match=f"the file is {len(big):,} bytes; the limit is 100 bytes"):
         parse_upload(big, "x.jsonl", max_bytes=100)
     long_row = _jsonl(GOOD, {"prompt": "a", "response": "b" * 51})
-    with pytest.raises(ValueError, match='line 2: "response" is 51 characters long; the limit is 50'):
+    with pytest.raises(
+        ValueError, match='line 2: "response" is 51 characters long; the limit is 50'
+    ):
         parse_upload(long_row, "x.jsonl", max_field_chars=50)
     assert parse_upload(long_row, "x.jsonl", max_field_chars=51)[1].response == "b" * 51
-    with pytest.raises(ValueError, match="line 2: \"prompt\" is 5,000 characters"):
+    with pytest.raises(ValueError, match='line 2: "prompt" is 5,000 characters'):
         parse_upload(f"prompt,response\n{'p' * 5000},r\n".encode(), "x.csv")
     with pytest.raises(ValueError, match="must be positive"):
         parse_upload(big, "x.jsonl", max_bytes=0)
@@ -255,7 +276,9 @@ def test_load_dataset_from_an_upload_path(tmp_path):
     path.write_text("prompt,response\n" + "".join(f"q{i},a{i}\n" for i in range(20)))
     ds = load_dataset(str(path), heldout_fraction=0.25, seed=1)
     assert (ds.name, ds.kind, len(ds.train), len(ds.heldout)) == ("mine.csv", "upload", 15, 5)
-    assert (ds.train, ds.heldout) == split_examples(parse_upload(path.read_bytes(), "mine.csv"), 0.25, 1)
+    assert (ds.train, ds.heldout) == split_examples(
+        parse_upload(path.read_bytes(), "mine.csv"), 0.25, 1
+    )
     with pytest.raises(ValueError, match="Unknown dataset 'recipes'"):
         load_dataset("recipes")
     with pytest.raises(ValueError, match="does not exist"):
@@ -274,11 +297,15 @@ REF = '{"item": "mug", "quantity": 3, "color": "red", "destination": "Lima"}'
     ("text", "expected"),
     [
         (REF, {"item": "mug", "quantity": 3, "color": "red", "destination": "Lima"}),
-        ('Sure! Here it is: ```json\n{"destination": "Lima", "color": null, "item": "pen", '
-         '"quantity": 1}\n``` Anything else?',
-         {"item": "pen", "quantity": 1, "color": None, "destination": "Lima"}),
-        ('{oops} then {"item": "mug", "quantity": 3, "color": "red", "destination": "Lima"}',
-         {"item": "mug", "quantity": 3, "color": "red", "destination": "Lima"}),
+        (
+            'Sure! Here it is: ```json\n{"destination": "Lima", "color": null, "item": "pen", '
+            '"quantity": 1}\n``` Anything else?',
+            {"item": "pen", "quantity": 1, "color": None, "destination": "Lima"},
+        ),
+        (
+            '{oops} then {"item": "mug", "quantity": 3, "color": "red", "destination": "Lima"}',
+            {"item": "mug", "quantity": 3, "color": "red", "destination": "Lima"},
+        ),
         ('{"item": "mug", "quantity": "3", "color": "red", "destination": "Lima"}', None),
         ('{"item": "mug", "quantity": 3.0, "color": "red", "destination": "Lima"}', None),
         ('{"item": "mug", "quantity": 0, "color": "red", "destination": "Lima"}', None),
@@ -329,8 +356,13 @@ def test_bundled_references_score_perfectly_against_themselves():
 
 def test_data_module_does_not_import_torch():
     code = "import sys, core.finetune.data; print('torch' in sys.modules, 'transformers' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=DATASETS_DIR.parents[1])
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=DATASETS_DIR.parents[1],
+    )
     assert out.stdout.split() == ["False", "False"]
 
 
@@ -346,3 +378,11 @@ def test_orders_tokenize_short_with_the_bundled_tokenizer():
     prompt_tokens = [len(tokenizer(e.prompt)["input_ids"]) for e in examples]
     response_tokens = [len(tokenizer(e.response)["input_ids"]) for e in examples]
     assert max(prompt_tokens) < 64 and max(response_tokens) < 48
+
+
+def test_csv_value_beyond_the_csv_module_limit_is_reported_as_too_long():
+    import csv
+
+    data = f'prompt,response\nq,"{"r" * (csv.field_size_limit() + 10)}"\n'.encode()
+    with pytest.raises(ValueError, match="line 2: a value is longer than"):
+        parse_upload(data, "x.csv")

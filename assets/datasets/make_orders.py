@@ -25,6 +25,7 @@ SEED = 20261123
 N_TRAIN, N_HELDOUT = 480, 60
 OUT = Path(__file__).resolve().parent / "orders"
 
+# fmt: off
 # (singular, plural); the response uses the singular.
 ITEMS = [
     ("mug", "mugs"), ("notebook", "notebooks"), ("pen", "pens"), ("pencil", "pencils"),
@@ -55,18 +56,30 @@ HELDOUT_ONLY_CITIES = ["Valencia", "Edinburgh", "Calgary"]
 WORDS = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
          "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
          "nineteen", "twenty"]
+# fmt: on
 WORD_OF = {i + 1: w for i, w in enumerate(WORDS)} | {30: "thirty", 40: "forty", 50: "fifty"}
 BIG = [24, 25, 30, 36, 40, 48, 50, 60, 75, 80, 100, 120, 150, 200, 250, 500]
 
-# A sentence pattern: {n} the quantity with the item (color placed by {item_phrase}), {city}
-# placed by a destination phrase. {item_phrase} already includes the number.
+# Sentence patterns: {ip} is the item phrase from item_phrase ("3 red mugs", "a mug (red)"),
+# {ip_cap} the same capitalized, {city} the bare city, and {dest}, {for_dest}, {For_dest},
+# {at_dest} a destination phrase naming the city.
 DEST = [
-    "to our {city} office", "to {city}", "to the {city} office", "to the {city} store",
-    "to our team in {city}", "to the warehouse in {city}", "to our {city} branch",
+    "to our {city} office",
+    "to {city}",
+    "to the {city} office",
+    "to the {city} store",
+    "to our team in {city}",
+    "to the warehouse in {city}",
+    "to our {city} branch",
     "to the office in {city}",
 ]
-FOR_DEST = ["for our {city} office", "for the {city} team", "for the team in {city}",
-            "for our office in {city}", "for {city}"]
+FOR_DEST = [
+    "for our {city} office",
+    "for the {city} team",
+    "for the team in {city}",
+    "for our office in {city}",
+    "for {city}",
+]
 AT_DEST = ["at our {city} office", "at the {city} store", "in {city}"]
 TRAIN_PATTERNS = [
     "Send {ip} {dest}.",
@@ -102,16 +115,26 @@ HELDOUT_PATTERNS = [
     "Destination {city}. Contents: {ip}.",
 ]
 OPENERS = ["", "", "", "", "Hi, ", "Hello! ", "Hey team, ", "Good morning. ", "Quick request: "]
-CLOSERS = ["", "", "", "", " Thanks!", " Thank you.", " Cheers.", " Thanks in advance.",
-           " Much appreciated."]
+CLOSERS = [
+    "",
+    "",
+    "",
+    "",
+    " Thanks!",
+    " Thank you.",
+    " Cheers.",
+    " Thanks in advance.",
+    " Much appreciated.",
+]
 
 
 def _article(word: str) -> str:
     return "an" if word[0] in "aeiou" else "a"
 
 
-def item_phrase(rng: random.Random, item: tuple[str, str], n: int, color: str | None,
-                number_style: str) -> str:
+def item_phrase(
+    rng: random.Random, item: tuple[str, str], n: int, color: str | None, number_style: str
+) -> str:
     """The quantity, color and item in one of several equivalent forms, e.g. '3 red mugs'."""
     singular, plural = item
     noun = singular if n == 1 else plural
@@ -157,7 +180,9 @@ def make_request(rng: random.Random, patterns: list[str], cities: list[str]) -> 
     ip = item_phrase(rng, item, n, color, style)
     pattern = rng.choice(patterns)
     text = pattern.format(
-        ip=ip, ip_cap=ip[0].upper() + ip[1:], city=city,
+        ip=ip,
+        ip_cap=ip[0].upper() + ip[1:],
+        city=city,
         dest=rng.choice(DEST).format(city=city),
         for_dest=rng.choice(FOR_DEST).format(city=city),
         For_dest=(lambda s: s[0].upper() + s[1:])(rng.choice(FOR_DEST).format(city=city)),

@@ -60,7 +60,11 @@ def load_dataset(name_or_path: str, heldout_fraction: float = 0.1, seed: int = 0
     if name_or_path in BUNDLED_DATASETS:
         folder = DATASETS_DIR / name_or_path
         train, heldout = (
-            tuple(parse_upload((folder / f"{part}.jsonl").read_bytes(), f"{name_or_path}/{part}.jsonl"))
+            tuple(
+                parse_upload(
+                    (folder / f"{part}.jsonl").read_bytes(), f"{name_or_path}/{part}.jsonl"
+                )
+            )
             for part in ("train", "heldout")
         )
         return Dataset(name_or_path, _KINDS[name_or_path], train, heldout)
@@ -108,16 +112,13 @@ def parse_upload(
     if not data:
         raise ValueError("the file is empty; expected prompt/response examples")
     if len(data) > max_bytes:
-        raise ValueError(
-            f"the file is {len(data):,} bytes; the limit is {max_bytes:,} bytes"
-        )
+        raise ValueError(f"the file is {len(data):,} bytes; the limit is {max_bytes:,} bytes")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         line = data[: err.start].count(b"\n") + 1
         raise ValueError(
-            f"line {line}: not UTF-8 text (byte 0x{data[err.start]:02x}); "
-            "save the file as UTF-8"
+            f"line {line}: not UTF-8 text (byte 0x{data[err.start]:02x}); save the file as UTF-8"
         ) from None
     rows = _jsonl_rows(text) if suffix == ".jsonl" else _csv_rows(text)
     examples = [_example(row, line, max_field_chars) for line, row in rows]
@@ -134,10 +135,12 @@ def _jsonl_rows(text: str):
         try:
             row = json.loads(raw)
         except json.JSONDecodeError as err:
-            raise ValueError(f"line {line}: malformed JSON ({err.msg}, column {err.colno})") from None
+            raise ValueError(
+                f"line {line}: malformed JSON ({err.msg}, column {err.colno})"
+            ) from None
         if not isinstance(row, dict):
             raise ValueError(
-                f"line {line}: expected a JSON object with \"prompt\" and \"response\", "
+                f'line {line}: expected a JSON object with "prompt" and "response", '
                 f"got a {type(row).__name__}"
             )
         _check_columns(list(row), line, "keys")
@@ -155,6 +158,10 @@ def _csv_rows(text: str):
         except StopIteration:
             return
         except csv.Error as err:
+            if "field larger than field limit" in str(err):  # the csv module's own cap
+                raise ValueError(
+                    f"line {line}: a value is longer than {csv.field_size_limit():,} characters"
+                ) from None
             raise ValueError(f"line {line}: malformed CSV ({err})") from None
         start, line = line, reader.line_num + 1
         if not any(cell.strip() for cell in cells):
@@ -187,14 +194,12 @@ def _example(row: dict, line: int, max_field_chars: int) -> Example:
     for column in COLUMNS:
         value = row[column]
         if not isinstance(value, str):
-            raise ValueError(
-                f"line {line}: \"{column}\" must be text, got {json.dumps(value)}"
-            )
+            raise ValueError(f'line {line}: "{column}" must be text, got {json.dumps(value)[:40]}')
         if not value.strip():
-            raise ValueError(f"line {line}: \"{column}\" is empty")
+            raise ValueError(f'line {line}: "{column}" is empty')
         if len(value) > max_field_chars:
             raise ValueError(
-                f"line {line}: \"{column}\" is {len(value):,} characters long; "
+                f'line {line}: "{column}" is {len(value):,} characters long; '
                 f"the limit is {max_field_chars:,}"
             )
     return Example(row["prompt"], row["response"])
@@ -213,7 +218,9 @@ def split_examples(
     """
     examples = list(examples)
     if not 0 < heldout_fraction < 1:
-        raise ValueError(f"heldout_fraction must be between 0 and 1 (exclusive), got {heldout_fraction}")
+        raise ValueError(
+            f"heldout_fraction must be between 0 and 1 (exclusive), got {heldout_fraction}"
+        )
     prompts = list(dict.fromkeys(e.prompt for e in examples))  # distinct, first-seen order
     if len(prompts) < 2:
         raise ValueError(
@@ -264,10 +271,13 @@ def _valid_order(obj) -> dict | None:
         return None
     item, quantity, color, destination = (obj[k] for k in ORDER_KEYS)
     ok = (
-        isinstance(item, str) and item.strip() != ""
-        and type(quantity) is int and quantity > 0
+        isinstance(item, str)
+        and item.strip() != ""
+        and type(quantity) is int
+        and quantity > 0
         and (color is None or (isinstance(color, str) and color.strip() != ""))
-        and isinstance(destination, str) and destination.strip() != ""
+        and isinstance(destination, str)
+        and destination.strip() != ""
     )
     return {k: obj[k] for k in ORDER_KEYS} if ok else None
 
