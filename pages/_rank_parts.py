@@ -44,6 +44,48 @@ def build(preset: str, m: int, n: int, r: int, seed: int, text: str):
     return core.parse_matrix(text), None
 
 
+def size_controls(preset: str) -> tuple[int, int, int, int]:
+    """Rows, columns, rank (or inner size r) and seed for the generated presets."""
+    if preset not in ("zero", "random", "product"):
+        return 0, 0, 0, 0
+    c1, c2, c3, c4 = st.columns(4)
+    d_name, k_name = ("d", "k") if preset == "product" else ("m", "n")
+    m = c1.number_input(f"Rows {d_name}", 1, 8, 4, key="rank_rows", bind="query-params")
+    n = c2.number_input(f"Columns {k_name}", 1, 8, 5, key="rank_cols", bind="query-params")
+    if preset == "zero":
+        return int(m), int(n), 0, 0
+    label = "Inner size r" if preset == "product" else "Rank r"
+    r = c3.number_input(label, 0, 8, 2, key="rank_target", bind="query-params")
+    seed = c4.number_input("Random seed", 0, 9999, 0, key="rank_seed", bind="query-params")
+    if preset == "random" and r > min(m, n):
+        st.caption(f"A {m} × {n} matrix has rank at most min(m, n) = {min(m, n)}.")
+    return int(m), int(n), int(r), int(seed)
+
+
+def step_controls(last: int) -> int:
+    """Previous / Next buttons and a slider over the steps 0..last; the chosen step."""
+    if not last:
+        st.caption("No row operation is needed: the matrix is already in this form.")
+        return 0
+    c1, c2, c3 = st.columns([2, 2, 7], vertical_alignment="bottom")
+    i = c3.slider("Step", 0, last, key="rank_step", bind="query-params")
+    buttons = [
+        (c1, "Back", "rank_prev", -1, "arrow_back", i == 0),
+        (c2, "Next", "rank_next", 1, "arrow_forward", i == last),
+    ]
+    for column, text, key, delta, icon, disabled in buttons:
+        column.button(
+            text,
+            key=key,
+            on_click=move_step,
+            args=(delta, last),
+            width="stretch",
+            icon=f":material/{icon}:",
+            disabled=disabled,
+        )
+    return i
+
+
 def edit_copy(text: str) -> None:
     """Button callback: continue with the shown matrix in the editor."""
     st.session_state.rank_matrix = text
@@ -64,17 +106,12 @@ def tex_number(x) -> str:
 
 def tex_matrix(M, pivots=(), rows=()) -> str:
     """A bracketed matrix; pivots boxed, changed rows coloured."""
-    lines = []
-    for i, row in enumerate(M):
-        cells = []
-        for j, x in enumerate(row):
-            cell = tex_number(x)
-            if (i, j) in pivots:
-                cell = rf"\boxed{{{cell}}}"
-            if i in rows:
-                cell = rf"\textcolor{{{HIGHLIGHT}}}{{{cell}}}"
-            cells.append(cell)
-        lines.append(" & ".join(cells))
+
+    def cell(i: int, j: int, x) -> str:
+        tex = rf"\boxed{{{tex_number(x)}}}" if (i, j) in pivots else tex_number(x)
+        return rf"\textcolor{{{HIGHLIGHT}}}{{{tex}}}" if i in rows else tex
+
+    lines = [" & ".join(cell(i, j, x) for j, x in enumerate(row)) for i, row in enumerate(M)]
     return r"\begin{bmatrix}" + r" \\ ".join(lines) + r"\end{bmatrix}"
 
 
@@ -106,24 +143,11 @@ def singular_value_bars(s: np.ndarray, r: int, title: str, height: int, limit: i
 def heatmap(M: np.ndarray, title: str, zmin: float, zmax: float, height: int) -> go.Figure:
     m, n = M.shape
     text = [
-        [
-            f"{v:.2f}".rstrip("0").rstrip(".").replace("-0", "0") if abs(v) >= 5e-3 else "0"
-            for v in row
-        ]
-        for row in M
+        [f"{v:.2f}".rstrip("0").rstrip(".") if abs(v) >= 5e-3 else "0" for v in row] for row in M
     ]
-    fig = go.Figure(
-        go.Heatmap(
-            z=M,
-            zmin=zmin,
-            zmax=zmax,
-            colorscale="RdBu_r",
-            zmid=0,
-            text=text if m * n <= 64 else None,
-            texttemplate="%{text}",
-            showscale=False,
-        )
-    )
+    labels = dict(text=text, texttemplate="%{text}") if m * n <= 64 else {}
+    heat = go.Heatmap(z=M, zmin=zmin, zmax=zmax, zmid=0, colorscale="RdBu_r", showscale=False)
+    fig = go.Figure(heat.update(labels))
     fig.update_layout(
         title=title,
         yaxis_autorange="reversed",
@@ -151,3 +175,66 @@ def picture_approx(r: int) -> tuple[np.ndarray, float]:
 def product_singular_values(d: int, r: int) -> np.ndarray:
     B, A = core.random_factors(d, r, d, seed=0)  # (d, r), (r, d)
     return np.linalg.svd((B @ A).astype(float), compute_uv=False)
+
+
+def tolerance(s: np.ndarray, shape: tuple[int, int]) -> float:
+    """numpy's matrix_rank tolerance: singular values below it are rounding noise, i.e. 0."""
+    return (float(s[0]) if len(s) else 0.0) * max(shape) * np.finfo(float).eps
+
+
+def low_rank_view(f: core.SVD, approx: core.LowRank) -> None:
+    """Singular values, M and M_r side by side, the error and the storage, with numbers."""
+    k, (m, n) = approx.r, f.M.shape
+    show(singular_value_bars(f.s, k, "Singular values (blue: kept)", 320), key="rank_bars")
+    top = float(np.abs(f.M).max()) or 1.0
+    left, right = st.columns(2)
+    with left:
+        show(heatmap(f.M, "M", -top, top, 360), key="rank_heat_m")
+    with right:
+        show(heatmap(approx.matrix, f"Rank-{k} approximation", -top, top, 360), key="rank_heat_r")
+    tol = tolerance(f.s, f.M.shape)
+    dropped = " + ".join(f"{s:.3g}^2" if s > tol else "0^2" for s in f.s[k:]) or "0"
+    error = approx.error if approx.error > tol else 0
+    st.latex(rf"\|M - M_{{{k}}}\|_F = \sqrt{{{dropped}}} = {error:.4g}")
+    st.latex(
+        rf"r\,(m + n) = {k} \cdot ({m} + {n}) = {approx.stored}"
+        rf"\quad\text{{vs.}}\quad m\,n = {m} \cdot {n} = {approx.full}"
+    )
+
+
+def picture_view(k: int) -> None:
+    """The picture and its rank-k approximation side by side, the error and the storage."""
+    picture = picture_svd()
+    height, width = picture.M.shape
+    image, error = picture_approx(k)
+    left, right = st.columns(2)
+    shown = [
+        (left, picture.M.astype(np.uint8), f"Original: {height} × {width} = {height * width:,}"),
+        (right, image, f"Rank {k}: {k} · ({height} + {width}) = {k * (height + width):,}"),
+    ]
+    for column, pixels, caption in shown:
+        column.image(pixels, caption=f"{caption} numbers", width="stretch", output_format="PNG")
+    relative = error / np.linalg.norm(picture.s)
+    st.markdown(
+        f"Relative error ‖M − M_r‖ / ‖M‖ = **{relative:.1%}**, storage "
+        f"**{k * (height + width) / (height * width):.1%}** of the picture."
+    )
+    show(
+        singular_value_bars(picture.s, k, "The picture's singular values (first 60)", 300),
+        key="rank_picture_bars",
+    )
+
+
+def lora_view(d: int, r: int) -> None:
+    """A random d x d product B (d, r) A (r, d): its numerical rank and its storage."""
+    s = product_singular_values(d, r)
+    numerical_rank = int((s > tolerance(s, (d, d))).sum())
+    st.latex(
+        rf"B\,({d} \times {r})\;A\,({r} \times {d}):\quad \operatorname{{rank}}(BA) = "
+        rf"{numerical_rank} \le {r},\quad r\,(d + k) = {r * 2 * d:,} \text{{ numbers "
+        rf"instead of }} d\,k = {d * d:,}"
+    )
+    show(
+        singular_value_bars(s, r, f"Singular values of a random {d} × {d} product B·A", 300),
+        key="rank_lora_bars",
+    )
