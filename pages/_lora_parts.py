@@ -9,8 +9,8 @@ from core.lora import LoRALinear, lora_init
 
 RANKS = [1, 2, 4, 8, 16, 32, 64, 128, 256]  # a logarithmic rank slider
 TARGETS = {"q_proj": "W_q (q_proj)", "k_proj": "W_k (k_proj)", "v_proj": "W_v (v_proj)",
-           "o_proj": "W_o (o_proj)", "gate_proj": "gate_proj", "up_proj": "up_proj",
-           "down_proj": "down_proj"}
+           "o_proj": "W_o (o_proj)", "gate_proj": "MLP gate_proj",
+           "up_proj": "MLP up_proj", "down_proj": "MLP down_proj"}
 DEFAULT_TARGETS = ("q_proj", "v_proj")
 SMALL = (6, 8)  # the worked matrix W0 is d_out x d_in = 6 x 8
 
@@ -44,18 +44,23 @@ def heatmaps(lora: LoRALinear) -> go.Figure:
         fig.add_trace(go.Heatmap(z=m, zmin=-bound, zmax=bound, colorscale="RdBu", showscale=i == 5,
                                  hovertemplate="row %{y}, col %{x}: %{z:.3f}<extra></extra>"),
                       row=1, col=i)
-        fig.update_yaxes(autorange="reversed", showticklabels=False, scaleanchor=f"x{i}", row=1, col=i)
+        fig.update_yaxes(autorange="reversed", showticklabels=False, row=1, col=i)
         fig.update_xaxes(showticklabels=False, row=1, col=i)
     fig.update_annotations(font_size=16)
     return fig
+
+
+def tex_int(n: int) -> str:
+    """12345 -> 12{,}345 (a thousands comma that LaTeX does not space out)."""
+    return f"{n:,}".replace(",", "{,}")
 
 
 def count_rows(shapes: dict, targets, r: int, layers: int) -> list[dict]:
     from core.lora import lora_param_count
 
     return [{"module": t, "W (d_out × d_in)": f"{shapes[t][0]:,} × {shapes[t][1]:,}",
-             "LoRA per layer r·(d_in + d_out)": lora_param_count(*shapes[t], r),
-             f"× {layers} layers": layers * lora_param_count(*shapes[t], r)} for t in targets]
+             "LoRA per layer r·(d_in + d_out)": f"{lora_param_count(*shapes[t], r):,}",
+             f"× {layers} layers": f"{layers * lora_param_count(*shapes[t], r):,}"} for t in targets]
 
 
 def peft_snippet(r: int, alpha: float, targets) -> str:

@@ -20,8 +20,8 @@ with shareable_state("lora"):
     k = c2.number_input("Columns k (inputs)", 1, 65_536, 4096, key="lora_k", bind="query-params")
     r = c3.select_slider("Rank r", parts.RANKS, value=8, key="lora_rank", bind="query-params")
     full, lora_n = d * k, core.lora_param_count(d, k, r)
-    st.latex(rf"W_0: {d}\times{k} = {full:,} \qquad B\,({d}\times{r}) + A\,({r}\times{k}) = "
-             rf"{r}\cdot({d}+{k}) = {lora_n:,}".replace(",", "{,}"))
+    st.latex(rf"W_0\,({d}\times{k}):\; {d}\cdot{k} = {parts.tex_int(full)}")
+    st.latex(rf"B\,({d}\times{r}) + A\,({r}\times{k}):\; {r}\cdot({d}+{k}) = {parts.tex_int(lora_n)}")
     m1, m2, m3 = st.columns(3)
     m1.metric("Full matrix d·k", f"{full:,}")
     m2.metric("LoRA r·(d + k)", f"{lora_n:,}")
@@ -33,9 +33,11 @@ with shareable_state("lora"):
     fig = go.Figure(go.Bar(x=[str(x) for x in parts.RANKS], y=counts, name="LoRA r·(d+k)",
                            marker_color=["#e4572e" if x == r else "#4c78a8" for x in parts.RANKS],
                            text=[f"{c:,}" for c in counts], textposition="outside"))
-    fig.add_hline(y=full, line_dash="dash", annotation_text=f"full d·k = {full:,}")
-    fig.update_layout(title="Trainable parameters of one matrix", xaxis_title="rank r",
-                      yaxis_type="log", yaxis_title="parameters (log scale)")
+    fig.add_hline(y=full, line_dash="dash", annotation_text=f"full d·k = {full:,}",
+                  annotation_position="bottom left")
+    fig.update_layout(title="Trainable parameters of one matrix", xaxis_title="rank r", xaxis_type="category",
+                      yaxis_type="log", yaxis_title="parameters (log scale)",
+                      yaxis_range=[np.log10(min(counts + [full])) - 0.3, np.log10(max(counts + [full])) + 0.4])
     plot(fig, height=380, key="lora_count_chart")
 
     st.header("2. Alpha and the scaling α/r")
@@ -70,10 +72,11 @@ with shareable_state("lora"):
     name = st.selectbox("Model", list(ARCHITECTURES), index=1, key="lora_model", bind="query-params")
     arch = ARCHITECTURES[name]
     shapes = linear_shapes(arch)
-    cols = st.columns(len(parts.TARGETS))
-    targets = [t for col, (t, label) in zip(cols, parts.TARGETS.items(), strict=True)
-               if t in shapes and col.checkbox(label, t in parts.DEFAULT_TARGETS,
-                                               key=f"lora_t_{t.split('_')[0]}", bind="query-params")]
+    cols = st.columns(4)
+    targets = [t for i, (t, label) in enumerate(parts.TARGETS.items())
+               if t in shapes and cols[i % 4].checkbox(label, t in parts.DEFAULT_TARGETS,
+                                                       key=f"lora_t_{t.split('_')[0]}",
+                                                       bind="query-params")]
     if arch.model_type == "gpt2":
         st.caption("GPT-3 has no gate projection; its q, k, v live in one fused matrix, "
                    "counted here as three d × d pieces, as the LoRA paper does.")
