@@ -13,6 +13,7 @@ integer codes are identical to theirs (tests/test_quantization.py checks this):
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -130,9 +131,13 @@ def _check_blocksize(blocksize) -> int:
     return int(blocksize)
 
 
-def _blocks(x: np.ndarray, blocksize: int) -> list[np.ndarray]:
-    """Consecutive blocks of ``blocksize`` values; the last one may be shorter."""
-    return [x[i : i + blocksize] for i in range(0, x.size, blocksize)]
+def _padded_blocks(x: np.ndarray, blocksize: int) -> np.ndarray:
+    """x cut into rows of ``blocksize`` values, (n_blocks, blocksize); the last row is padded
+    with zeros, which changes no block's absmax."""
+    n_blocks = -(-x.size // blocksize)
+    padded = np.zeros(n_blocks * blocksize, dtype=np.float32)
+    padded[: x.size] = x
+    return padded.reshape(n_blocks, blocksize)
 
 
 # --- the schemes -------------------------------------------------------------------------
@@ -199,9 +204,12 @@ def quantize_blockwise(x, blocksize: int = 64, bits: int = 8) -> Quantized:
     x = as_vector(x)
     bits = _check_bits(bits)
     blocksize = _check_blocksize(blocksize)
-    parts = [quantize_absmax(block, bits) for block in _blocks(x, blocksize)]
-    q = np.concatenate([p.q for p in parts])  # (n,)
-    scale = np.array([p.scale for p in parts], dtype=np.float32)  # (n_blocks,)
+    q_max = 2 ** (bits - 1) - 1
+    blocks = _padded_blocks(x, blocksize)  # (n_blocks, blocksize)
+    absmax = np.abs(blocks).max(axis=1)  # (n_blocks,)
+    safe = np.where(absmax > 0, absmax, np.float32(1))  # an all-zero block: q = 0, scale 0
+    q = np.rint(blocks * (np.float32(q_max) / safe)[:, None]).astype(np.int32).ravel()[: x.size]
+    scale = (absmax / np.float32(q_max)).astype(np.float32)  # (n_blocks,)
     return Quantized(q, scale, 0, bits, blocksize=blocksize)
 
 
@@ -219,20 +227,16 @@ def quantize_nf4(x, blocksize: int = 64) -> Quantized:
     """
     x = as_vector(x)
     blocksize = _check_blocksize(blocksize)
-    tiny = np.float32(1e-38)  # an all-zero block: no division by zero, codes land on 0.0
-    scaled, absmax = [], []
-    for block in _blocks(x, blocksize):
-        m = np.abs(block).max()
-        absmax.append(m)
-        if block.size == blocksize:
-            scaled.append(block * (np.float32(1) / max(m, tiny)))
-        else:
-            scaled.append(block / max(m, tiny))
-    unit = np.clip(np.concatenate(scaled), -1, 1)  # (n,) in [-1, 1]
+    blocks = _padded_blocks(x, blocksize)  # (n_blocks, blocksize)
+    absmax = np.abs(blocks).max(axis=1)  # (n_blocks,)
+    safe = np.maximum(absmax, np.float32(1e-38))  # an all-zero block: codes land on 0.0
+    scaled = blocks * (np.float32(1) / safe)[:, None]
+    rest = x.size % blocksize
+    if rest:  # the shorter last block is divided, not multiplied by the reciprocal
+        scaled[-1, :rest] = x[-rest:] / safe[-1]
+    unit = np.clip(scaled.ravel()[: x.size], -1, 1)  # (n,) in [-1, 1]
     q = np.searchsorted(_NF4_MIDPOINTS, unit, side="left").astype(np.int32)
-    return Quantized(
-        q, np.array(absmax, dtype=np.float32), 0, 4, blocksize=blocksize, code=NF4_CODE
-    )
+    return Quantized(q, absmax.astype(np.float32), 0, 4, blocksize=blocksize, code=NF4_CODE)
 
 
 def quantize_ternary(x) -> Quantized:
@@ -324,3 +328,174 @@ def model_sizes(n_params: float, blocksize: int = 64) -> tuple[FormatSize, ...]:
         ("Ternary (BitNet b1.58)", TERNARY_BITS),
     ]
     return tuple(FormatSize(name, b, n_params * b / 8) for name, b in formats)
+
+
+# --- inputs --------------------------------------------------------------------------------
+
+MAX_VALUES = 65_536
+DISTRIBUTIONS = ("normal", "uniform", "normal with outliers")
+WEIGHT_STD = 0.02  # the spread of a typical trained weight matrix
+
+
+def parse_vector(text: str) -> np.ndarray:
+    """Numbers separated by commas, spaces, semicolons or new lines -> float32 vector (n,).
+
+    Raises ValueError naming the first bad token and its position, e.g.
+    "'abc' is not a number (item 3)".
+    """
+    tokens = [t for t in re.split(r"[,;\s]+", text.strip()) if t]
+    if not tokens:
+        raise ValueError(
+            "The vector is empty: type numbers separated by commas, spaces or new lines."
+        )
+    if len(tokens) > MAX_VALUES:
+        raise ValueError(f"{len(tokens):,} numbers is too many; at most {MAX_VALUES:,}.")
+    values = []
+    for i, token in enumerate(tokens, start=1):
+        try:
+            value = float(token)
+        except ValueError:
+            raise ValueError(f"'{token}' is not a number (item {i})") from None
+        if not math.isfinite(value) or abs(value) > np.finfo(np.float32).max:
+            raise ValueError(f"'{token}' is not a finite float32 number (item {i})")
+        values.append(value)
+    return np.array(values, dtype=np.float32)
+
+
+def sample_weights(kind: str, n: int, seed: int, std: float = WEIGHT_STD) -> np.ndarray:
+    """n weight-like values, float32 (n,), from ``np.random.default_rng(seed)``.
+
+    "normal": N(0, std^2), the shape trained weights roughly have. "uniform": the same
+    spread, U(-sqrt(3) std, sqrt(3) std). "normal with outliers": normal, then 1% of the
+    values (at least one) replaced by +-20 std, as in LLM.int8()'s outlier features.
+    """
+    if kind not in DISTRIBUTIONS:
+        raise ValueError(f"Unknown distribution {kind!r}; expected one of {DISTRIBUTIONS}")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= MAX_VALUES:
+        raise ValueError(f"n must be an integer from 1 to {MAX_VALUES:,}, got {n!r}")
+    rng = np.random.default_rng(seed)
+    if kind == "uniform":
+        half_width = math.sqrt(3) * std
+        return rng.uniform(-half_width, half_width, n).astype(np.float32)
+    x = rng.normal(0, std, n)
+    if kind == "normal with outliers":
+        where = rng.choice(n, size=max(1, n // 100), replace=False)
+        x[where] = rng.choice([-20 * std, 20 * std], size=where.size)
+    return x.astype(np.float32)
+
+
+# --- one entry point for the page ----------------------------------------------------------
+
+METHODS = ("absmax", "min-max", "block-wise absmax", "NF4", "ternary")
+
+
+def quantize(method: str, x, bits: int = 8, blocksize: int = 64) -> Quantized:
+    """Dispatch to the scheme named ``method`` (one of METHODS); NF4 is always 4 bits and
+    ternary 1.58, so they ignore ``bits``; only the block-wise schemes use ``blocksize``."""
+    if method == "absmax":
+        return quantize_absmax(x, bits)
+    if method == "min-max":
+        return quantize_minmax(x, bits)
+    if method == "block-wise absmax":
+        return quantize_blockwise(x, blocksize, bits)
+    if method == "NF4":
+        return quantize_nf4(x, blocksize)
+    if method == "ternary":
+        return quantize_ternary(x)
+    raise ValueError(f"Unknown method {method!r}; expected one of {METHODS}")
+
+
+# --- the live cross-check against torch and bitsandbytes ---------------------------------
+
+BNB_4BIT_BLOCKSIZES = (32, 64, 128, 256, 512, 1024, 2048, 4096)
+
+
+@dataclass(frozen=True)
+class CrossCheck:
+    """How many of our ``total`` integer codes equal a reference library's (``same``), and
+    what else was compared (``note``). ``total`` is 0 when no library implements the case."""
+
+    reference: str
+    same: int
+    total: int
+    note: str = ""
+
+    @property
+    def agrees(self) -> bool:
+        return self.total > 0 and self.same == self.total
+
+    def __str__(self) -> str:
+        if self.total == 0:
+            return f"{self.reference}: {self.note}"
+        return f"{self.reference}: {self.same} of {self.total} codes identical" + (
+            f"; {self.note}" if self.note else ""
+        )
+
+
+def cross_check(method: str, x, bits: int = 8, blocksize: int = 64) -> CrossCheck:
+    """Quantize x with our code and with torch or bitsandbytes, and count identical codes.
+
+    min-max: torch ``MinMaxObserver`` (scale, zero point) and ``quantize_per_tensor`` at
+    8 bits, ``fake_quantize_per_tensor_affine`` below. absmax and block-wise absmax at
+    8 bits: bitsandbytes' ``int8_vectorwise_quant`` (a block is a row). NF4: bitsandbytes'
+    ``quantize_4bit``, codes unpacked from the high then low nibble. Imports torch.
+    """
+    x = as_vector(x)
+    ours = quantize(method, x, bits, blocksize)
+    import torch
+
+    if method == "min-max":
+        return _check_minmax(torch, x, ours)
+    if method == "ternary":
+        return CrossCheck("BitNet b1.58", 0, 0, "neither torch nor bitsandbytes implements it")
+    import bitsandbytes.functional as F
+
+    if method in ("absmax", "block-wise absmax"):
+        name = "bitsandbytes int8 row-wise (LLM.int8())"
+        if bits != 8:
+            return CrossCheck(name, 0, 0, f"implemented at 8 bits only (now {bits})")
+        rows = x[None, :] if method == "absmax" else _padded_blocks(x, blocksize)
+        codes, row_absmax, _ = F.int8_vectorwise_quant(torch.from_numpy(rows.copy()))
+        scales = np.atleast_1d(np.float32(ours.scale))
+        same_scale = np.array_equal(row_absmax.numpy() / np.float32(127), scales)
+        same = int(np.sum(codes.numpy().ravel()[: x.size] == ours.q))
+        return CrossCheck(name, same, x.size, "scales identical" if same_scale else "scales differ")
+    name = "bitsandbytes NF4 (quantize_4bit)"
+    if blocksize not in BNB_4BIT_BLOCKSIZES:
+        return CrossCheck(
+            name, 0, 0, f"block size must be one of {BNB_4BIT_BLOCKSIZES}, not {blocksize}"
+        )
+    packed, state = F.quantize_4bit(torch.from_numpy(x), blocksize=blocksize, quant_type="nf4")
+    byte = packed.numpy().ravel()
+    codes = np.stack([byte >> 4, byte & 0x0F], axis=1).ravel()[: x.size]  # high nibble first
+    same_absmax = np.array_equal(state.absmax.numpy(), ours.scale)
+    note = "per-block absmax identical" if same_absmax else "per-block absmax differ"
+    return CrossCheck(name, int(np.sum(codes == ours.q)), x.size, note)
+
+
+def _check_minmax(torch, x: np.ndarray, ours: Quantized) -> CrossCheck:
+    import warnings
+
+    from torch.ao.quantization.observer import MinMaxObserver
+
+    q_max = 2**ours.bits - 1
+    t = torch.from_numpy(x)
+    observer = MinMaxObserver(dtype=torch.quint8, quant_min=0, quant_max=q_max)
+    observer(t)
+    scale, zero_point = (v.item() for v in observer.calculate_qparams())
+    same_params = (scale, zero_point) == (ours.scale, ours.zero_point)
+    note = (
+        "scale and zero point identical"
+        if same_params
+        else f"torch: scale {scale}, zero point {zero_point}"
+    )
+    if ours.bits == 8:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # quantized dtypes are deprecated, still the reference
+            codes = torch.quantize_per_tensor(t, scale, zero_point, torch.quint8).int_repr().numpy()
+        name = "torch MinMaxObserver + quantize_per_tensor"
+    else:
+        x_hat = torch.fake_quantize_per_tensor_affine(t, scale, zero_point, 0, q_max).numpy()
+        codes = np.rint(x_hat / np.float32(scale)) + zero_point
+        name = f"torch MinMaxObserver + fake_quantize (0..{q_max})"
+    return CrossCheck(name, int(np.sum(codes == ours.q)), x.size, note)

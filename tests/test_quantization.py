@@ -274,3 +274,74 @@ def test_errors_against_numpy():
 def test_invalid_input_raises_value_error_naming_the_value(call, message):
     with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
         call()
+
+
+# --- inputs and the page's entry points ------------------------------------------------------
+
+
+def test_parse_vector_accepts_commas_spaces_and_new_lines():
+    np.testing.assert_array_equal(Q.parse_vector(" 1, -2.5\n3e2;4  5 "), [1, -2.5, 300, 4, 5])
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("1, 2, abc", "'abc' is not a number (item 3)"),
+        ("1 nan", "'nan' is not a finite float32 number (item 2)"),
+        ("1e40", "'1e40' is not a finite float32 number (item 1)"),
+        (" , \n", "empty"),
+    ],
+)
+def test_parse_vector_names_the_bad_token(text, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        Q.parse_vector(text)
+
+
+def test_sample_weights_are_seeded_and_shaped():
+    a = Q.sample_weights("normal", 5000, seed=3)
+    np.testing.assert_array_equal(a, Q.sample_weights("normal", 5000, seed=3))
+    assert a.dtype == np.float32 and abs(a.std() - Q.WEIGHT_STD) < 0.001
+    u = Q.sample_weights("uniform", 5000, seed=3)
+    assert np.abs(u).max() <= math.sqrt(3) * Q.WEIGHT_STD and abs(u.std() - Q.WEIGHT_STD) < 0.001
+    o = Q.sample_weights("normal with outliers", 1000, seed=3)
+    assert np.sum(np.abs(o) == np.float32(20 * Q.WEIGHT_STD)) == 10
+    with pytest.raises(ValueError, match="'cauchy'"):
+        Q.sample_weights("cauchy", 10, 0)
+
+
+def test_quantize_dispatches_by_method_name():
+    x = Q.sample_weights("normal", 300, seed=0)
+    np.testing.assert_array_equal(Q.quantize("min-max", x, 4).q, Q.quantize_minmax(x, 4).q)
+    np.testing.assert_array_equal(Q.quantize("NF4", x, 8, 32).q, Q.quantize_nf4(x, 32).q)
+    assert Q.quantize("block-wise absmax", x, 3, 16).scale.shape == (19,)
+    with pytest.raises(ValueError, match="'int3'"):
+        Q.quantize("int3", x)
+
+
+@pytest.mark.parametrize(
+    "method, bits, blocksize, expected",
+    [
+        (
+            "min-max",
+            8,
+            64,
+            "torch MinMaxObserver + quantize_per_tensor: 1000 of 1000 codes identical",
+        ),
+        ("min-max", 4, 64, "torch MinMaxObserver + fake_quantize (0..15): 1000 of 1000 codes"),
+        ("absmax", 8, 64, "bitsandbytes int8 row-wise (LLM.int8()): 1000 of 1000 codes identical"),
+        ("block-wise absmax", 8, 64, "1000 of 1000 codes identical; scales identical"),
+        ("NF4", 4, 64, "bitsandbytes NF4 (quantize_4bit): 1000 of 1000 codes identical"),
+    ],
+)
+def test_cross_check_reports_agreement(method, bits, blocksize, expected):
+    x = Q.sample_weights("normal with outliers", 1000, seed=5)
+    check = Q.cross_check(method, x, bits, blocksize)
+    assert check.agrees and expected in str(check)
+
+
+def test_cross_check_says_when_there_is_no_reference():
+    x = Q.sample_weights("normal", 100, seed=5)
+    assert Q.cross_check("absmax", x, 4).total == 0
+    assert "8 bits only" in str(Q.cross_check("block-wise absmax", x, 4))
+    assert "block size must be one of" in str(Q.cross_check("NF4", x, 4, 16))
+    assert not Q.cross_check("ternary", x).agrees

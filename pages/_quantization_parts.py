@@ -1,0 +1,276 @@
+"""Pieces of the quantization page: the input picker, charts, and the comparison tables."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core import quantization as Q
+from pages._ui import fmt_bytes, plot
+
+EXAMPLE_A = "Example A: 0..1000 onto uint8"
+EXAMPLE_B = "Example B: [-20, 1000] asymmetric"
+PRESETS = {
+    EXAMPLE_A: [0.0, 250.0, 500.0, 750.0, 1000.0],
+    EXAMPLE_B: [-20.0, 1000.0, 0.0, 500.0],
+}
+GENERATE, TYPE, MODEL = "Generate", "Type or paste", "SmolLM2 weights"
+SOURCES = (EXAMPLE_A, EXAMPLE_B, GENERATE, TYPE, MODEL)
+BLOCKSIZES = (4, 8, 16, 32, 64, 128, 256, 512)
+DEFAULT_TEXT = "0.12, -0.5, 0.02, 0.9, -0.08, 1.7, -1.2, 0.33"
+DEFAULT_MATRIX = "model.layers.0.self_attn.q_proj.weight"
+TABLE_ROWS = 64
+CHART_POINTS = 2000
+
+
+def num(v: float) -> str:
+    return f"{v:.6g}"
+
+
+@st.cache_data(show_spinner=False)
+def _matrix_shapes() -> dict[str, tuple[int, int]]:
+    from core.weights import matrix_shapes
+
+    return matrix_shapes()
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _rows(name: str, start: int, count: int) -> np.ndarray:
+    from core.weights import load_rows
+
+    return load_rows(name, start, count).rows.ravel()
+
+
+def input_vector() -> tuple[np.ndarray | None, str | None]:
+    """The input picker (inside the page's shareable_state); returns (x, None) or (None, error)."""
+    source = st.selectbox(
+        "Input",
+        SOURCES,
+        key="quant_source",
+        bind="query-params",
+    )
+    try:
+        if source in PRESETS:
+            return np.array(PRESETS[source], dtype=np.float32), None
+        if source == GENERATE:
+            a, b, c = st.columns(3)
+            kind = a.selectbox(
+                "Distribution", Q.DISTRIBUTIONS, key="quant_dist", bind="query-params"
+            )
+            n = b.number_input("Values", 2, 4096, 256, key="quant_n", bind="query-params")
+            seed = c.number_input("Seed", 0, 2**31 - 1, 0, key="quant_seed", bind="query-params")
+            return Q.sample_weights(kind, int(n), int(seed)), None
+        if source == TYPE:
+            text = st.text_area(
+                "Values (commas, spaces or new lines)",
+                DEFAULT_TEXT,
+                key="quant_text",
+                bind="query-params",
+            )
+            return Q.parse_vector(text), None
+        shapes = _matrix_shapes()
+        names = list(shapes)
+        a, b, c = st.columns([3, 1, 1])
+        name = a.selectbox(
+            "Weight matrix",
+            names,
+            index=names.index(DEFAULT_MATRIX),
+            key="quant_matrix",
+            bind="query-params",
+        )
+        start = b.number_input(
+            "First row", 0, shapes[name][0] - 1, 0, key="quant_row", bind="query-params"
+        )
+        count = c.number_input("Rows", 1, 8, 1, key="quant_rows", bind="query-params")
+        count = min(int(count), shapes[name][0] - int(start))
+        st.caption(f"{name}: shape {shapes[name]}; rows {start}..{start + count - 1}.")
+        return _rows(name, int(start), count), None
+    except (ValueError, OSError) as err:
+        return None, str(err)
+
+
+def method_controls() -> tuple[str, int, int, bool]:
+    a, b, c = st.columns([2, 2, 2])
+    method = a.selectbox("Method", Q.METHODS, index=1, key="quant_method", bind="query-params")
+    fixed_bits = method in ("NF4", "ternary")
+    bits = b.slider(
+        "Bits",
+        Q.MIN_BITS,
+        Q.MAX_BITS,
+        8,
+        key="quant_bits",
+        bind="query-params",
+        disabled=fixed_bits,
+        help="NF4 is 4 bits, ternary 1.58.",
+    )
+    blocked = method in ("block-wise absmax", "NF4")
+    blocksize = c.select_slider(
+        "Block size", BLOCKSIZES, 64, key="quant_block", bind="query-params", disabled=not blocked
+    )
+    double_quant = st.checkbox(
+        "Double-quantize the block constants (8 bits, blocks of 256)",
+        key="quant_dq",
+        bind="query-params",
+        disabled=not blocked,
+    )
+    return method, int(bits), int(blocksize), bool(double_quant and blocked)
+
+
+def grid(method: str, result: Q.Quantized) -> np.ndarray:
+    """Every code the method can emit, used or not."""
+    if method == "NF4":
+        return np.arange(16)
+    if method == "ternary":
+        return np.arange(-1, 2)
+    if method == "min-max":
+        return np.arange(0, 2**result.bits)
+    q_max = 2 ** (result.bits - 1) - 1
+    return np.arange(-q_max, q_max + 1)
+
+
+def charts(x: np.ndarray, result: Q.Quantized, method: str) -> None:
+    import plotly.graph_objects as go
+
+    left, right = st.columns(2)
+    codes = grid(method, result)
+    counts = np.bincount(result.q - codes[0], minlength=codes.size)[: codes.size]
+    labels = [f"{v:+.2f}" for v in result.code] if result.code is not None else codes
+    fig = go.Figure(go.Bar(x=labels, y=counts, name="values"))
+    used = int(np.count_nonzero(counts))
+    fig.update_layout(
+        title=f"Values per code: {used} of {codes.size} codes used",
+        xaxis_title="code q",
+        yaxis_title="how many values",
+        xaxis_type="category",
+    )
+    with left:
+        plot(fig, key="quant_codes_chart")
+    step = max(1, x.size // CHART_POINTS)
+    x_hat = result.dequantize()
+    fig = go.Figure()
+    lo, hi = float(min(x.min(), x_hat.min())), float(max(x.max(), x_hat.max()))
+    fig.add_scatter(x=[lo, hi], y=[lo, hi], mode="lines", name="no error", line=dict(dash="dot"))
+    fig.add_scatter(x=x[::step], y=x_hat[::step], mode="markers", name="x -> x_hat")
+    fig.update_layout(
+        title=f"Where each value lands ({method})",
+        xaxis_title="x",
+        yaxis_title="x_hat (dequantized)",
+    )
+    with right:
+        plot(fig, key="quant_grid_chart")
+
+
+def value_table(x: np.ndarray, result: Q.Quantized) -> pd.DataFrame:
+    n = min(x.size, TABLE_ROWS)
+    x_hat = result.dequantize()[:n]
+    table = {"x": x[:n], "q": result.q[:n], "x_hat": x_hat, "error x - x_hat": x[:n] - x_hat}
+    if result.blocksize:
+        table = {"block": np.arange(n) // result.blocksize, **table}
+    return pd.DataFrame(table)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def comparison(x: np.ndarray, bits: int, blocksize: int) -> pd.DataFrame:
+    """Every method on the same input: the outlier story and INT4 against NF4."""
+    rows = [
+        (f"absmax INT{bits}, one scale", Q.quantize_absmax(x, bits), Q.bits_per_parameter(bits)),
+        (
+            f"min-max UINT{bits}, one scale + zero point",
+            Q.quantize_minmax(x, bits),
+            Q.bits_per_parameter(bits),
+        ),
+        (
+            f"block-wise absmax INT{bits}, blocks of {blocksize}",
+            Q.quantize_blockwise(x, blocksize, bits),
+            Q.bits_per_parameter(bits, blocksize),
+        ),
+        (
+            f"INT4 block-wise absmax, blocks of {blocksize}",
+            Q.quantize_blockwise(x, blocksize, 4),
+            Q.bits_per_parameter(4, blocksize),
+        ),
+        (
+            f"NF4, blocks of {blocksize}",
+            Q.quantize_nf4(x, blocksize),
+            Q.bits_per_parameter(4, blocksize),
+        ),
+        ("ternary {-1, 0, +1} x mean|x|", Q.quantize_ternary(x), Q.TERNARY_BITS),
+    ]
+    out = []
+    for name, result, bits_per_param in rows:
+        e = Q.errors(x, result.dequantize())
+        out.append(
+            {
+                "method": name,
+                "bits / weight": round(bits_per_param, 3),
+                "MSE": e.mse,
+                "max |error|": e.max_abs,
+                "SQNR dB": round(e.sqnr_db, 2),
+            }
+        )
+    return pd.DataFrame(out)
+
+
+def sizes_table(n_params: float, blocksize: int) -> pd.DataFrame:
+    rows = Q.model_sizes(n_params, blocksize)
+    return pd.DataFrame(
+        {
+            "format": [r.name for r in rows],
+            "bits / parameter": [round(r.bits_per_param, 3) for r in rows],
+            "bytes / parameter": [round(r.bits_per_param / 8, 4) for r in rows],
+            "size": [fmt_bytes(r.n_bytes) for r in rows],
+        }
+    )
+
+
+@st.cache_data(show_spinner="Loading torch and bitsandbytes ...", max_entries=64)
+def cross_check(method: str, x: np.ndarray, bits: int, blocksize: int) -> Q.CrossCheck:
+    return Q.cross_check(method, x, bits, blocksize)
+
+
+def formulas(method: str, x: np.ndarray, result: Q.Quantized) -> list[str]:
+    """The method's formulas in LaTeX, filled in with this input's numbers (for one value)."""
+    i = 1 if x.size > 1 else 0
+    xi, qi, x_hat = num(x[i]), int(result.q[i]), num(result.dequantize()[i])
+    if method == "min-max":
+        s, z = num(result.scale), result.zero_point
+        q_max = 2**result.bits - 1
+        lo, hi = num(min(x.min(), 0)), num(max(x.max(), 0))
+        return [
+            rf"\text{{scale}} = \frac{{x_{{max}} - x_{{min}}}}{{q_{{max}} - q_{{min}}}}"
+            rf" = \frac{{{hi} - ({lo})}}{{{q_max} - 0}} = {s}",
+            rf"\text{{zero point}} = \mathrm{{round}}\left(\frac{{-x_{{min}}}}{{\text{{scale}}}}\right)"
+            rf" = \mathrm{{round}}\left(\frac{{-({lo})}}{{{s}}}\right) = {z}",
+            rf"q = \mathrm{{clamp}}\left(\mathrm{{round}}\left(\frac{{{xi}}}{{{s}}}\right) + {z}\right) = {qi}"
+            rf"\qquad \hat x = ({qi} - {z}) \cdot {s} = {x_hat}",
+        ]
+    if method == "ternary":
+        s = num(result.scale)
+        return [
+            rf"\text{{scale}} = \mathrm{{mean}}\,|x| = {s}",
+            rf"q = \mathrm{{clamp}}\left(\mathrm{{round}}\left(\frac{{{xi}}}{{{s}}}\right), -1, 1\right) = {qi}"
+            rf"\qquad \hat x = {qi} \cdot {s} = {x_hat}",
+        ]
+    block = i // result.blocksize if result.blocksize else 0
+    absmax = num(
+        np.abs(x[block * result.blocksize : (block + 1) * result.blocksize]).max()
+        if result.blocksize
+        else np.abs(x).max()
+    )
+    where = rf"\text{{ (block {block})}}" if result.blocksize else ""
+    if method == "NF4":
+        s = num(np.asarray(result.scale)[block])
+        return [
+            rf"\text{{absmax}} = \max |x_b| = {s}{where}",
+            rf"\frac{{{xi}}}{{{s}}} = {num(x[i] / float(s))} \;\to\; \text{{nearest NF4 level}}"
+            rf" = {num(Q.NF4_CODE[qi])} \;(q = {qi})",
+            rf"\hat x = {num(Q.NF4_CODE[qi])} \cdot {s} = {x_hat}",
+        ]
+    q_max = 2 ** (result.bits - 1) - 1
+    s = num(np.asarray(result.scale).ravel()[block])
+    return [
+        rf"\text{{scale}} = \frac{{\max |x|}}{{2^{{{result.bits}-1}} - 1}} = \frac{{{absmax}}}{{{q_max}}} = {s}{where}",
+        rf"q = \mathrm{{round}}\left(\frac{{{xi}}}{{{s}}}\right) = {qi}"
+        rf"\qquad \hat x = {qi} \cdot {s} = {x_hat}",
+    ]
