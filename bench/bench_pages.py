@@ -36,6 +36,11 @@ INTERACTIONS: dict[str, list[tuple[str, str, list]]] = {
                 ("checkbox", "lora_t_up", [True, False])],
     "finetune.py": [("select_slider", "ft_r", [4, 8, 16]), ("slider", "ft_steps", [30, 60, 90]),
                     ("radio", "ft_method", ["lora", "full", "qlora"])],
+    "quantization.py": [("selectbox", "quant_source", ["Generate"]),
+                        ("number_input", "quant_seed", [1, 2, 3]),
+                        ("selectbox", "quant_method", ["NF4", "absmax", "block-wise absmax"]),
+                        ("slider", "quant_bits", [4, 6, 8]),
+                        ("select_slider", "quant_block", [32, 128, 64])],
 }
 
 BLANK = "import streamlit as st\nst.title('blank')\nst.slider('x', 0, 10, key='x')\n"
