@@ -26,6 +26,10 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 # page file -> list of (widget kind, key, values to cycle through). Each lesson adds its own.
 INTERACTIONS: dict[str, list[tuple[str, str, list]]] = {
     "blank": [],
+    "rank.py": [("slider", "rank_step", [1, 2, 0]), ("slider", "rank_r", [2, 3, 1]),
+                ("slider", "rank_picture_r", [20, 50, 10]), ("slider", "rank_lora_r", [2, 8, 4]),
+                ("selectbox", "rank_preset", ["Outer product", "Random, chosen rank",
+                                              "Curriculum example"])],
     "parameters.py": [("text_input", "params_layers", ["4-3-3-2-1", "784-128-10", "2-1"]),
                       ("selectbox", "params_model", ["GPT-3 175B", "Gemma 2B", "Llama-2 7B"]),
                       ("number_input", "params_billions", [7.0, 70.0, 175.0])],

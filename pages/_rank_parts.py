@@ -3,6 +3,9 @@ cached picture. UI only; the mathematics is in core.rank."""
 
 from __future__ import annotations
 
+import functools
+import inspect
+import io
 import re
 from fractions import Fraction
 
@@ -124,6 +127,18 @@ def tex_op(op: str) -> str:
     return op.replace("<->", r"\leftrightarrow").replace("->", r"\to")
 
 
+@functools.cache
+def _source(function) -> str:
+    return inspect.getsource(function)
+
+
+def show_code(*functions) -> None:
+    """``pages._ui.show_code`` with the source read once, not on every rerun."""
+    with st.expander("Show the code"):
+        for function in functions:
+            st.code(_source(function), language="python")
+
+
 def show(fig: go.Figure, key: str) -> None:
     """``pages._ui.plot`` for a figure that a cached builder below has already styled
     (plotly's layout updates are the slow part of a rerun)."""
@@ -166,9 +181,14 @@ def picture_svd() -> core.SVD:
 
 
 @st.cache_resource
-def picture_approx(r: int) -> tuple[np.ndarray, float]:
+def picture_approx(r: int) -> tuple[bytes, float]:
+    """The rank-r picture as PNG bytes (encoded once per r) and its error ||M - M_r||_F."""
+    from PIL import Image
+
     approx = core.low_rank_from_svd(picture_svd(), r)
-    return np.clip(approx.matrix, 0, 255).astype(np.uint8), approx.error
+    png = io.BytesIO()
+    Image.fromarray(np.clip(approx.matrix, 0, 255).astype(np.uint8)).save(png, format="PNG")
+    return png.getvalue(), approx.error
 
 
 @st.cache_data
@@ -209,7 +229,11 @@ def picture_view(k: int) -> None:
     image, error = picture_approx(k)
     left, right = st.columns(2)
     shown = [
-        (left, picture.M.astype(np.uint8), f"Original: {height} × {width} = {height * width:,}"),
+        (
+            left,
+            (ASSETS / "rank_picture.png").read_bytes(),
+            f"Original: {height} × {width} = {height * width:,}",
+        ),
         (right, image, f"Rank {k}: {k} · ({height} + {width}) = {k * (height + width):,}"),
     ]
     for column, pixels, caption in shown:
