@@ -19,7 +19,9 @@ from core.params import Architecture, linear_shapes
 
 def _check_positive(name: str, value) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} should be a positive integer value but the value passed is {value!r}")
+        raise ValueError(
+            f"{name} should be a positive integer value but the value passed is {value!r}"
+        )
 
 
 def lora_param_count(d_out: int, d_in: int, r: int) -> int:
@@ -43,7 +45,9 @@ def model_lora_param_count(arch: Architecture, r: int, target_modules) -> int:
         raise ValueError("target_modules is empty; pick at least one of " + ", ".join(shapes))
     unknown = [t for t in targets if t not in shapes]
     if unknown:
-        raise ValueError(f"target module(s) {unknown} not in {arch.name}; expected some of {list(shapes)}")
+        raise ValueError(
+            f"target module(s) {unknown} not in {arch.name}; expected some of {list(shapes)}"
+        )
     per_layer = sum(lora_param_count(*shapes[t], r) for t in dict.fromkeys(targets))
     return arch.num_layers * per_layer
 

@@ -100,14 +100,26 @@ class Architecture:
 
     def __post_init__(self):
         if self.model_type not in MODEL_TYPES:
-            raise ValueError(f"model_type {self.model_type!r} is not supported; expected one of {MODEL_TYPES}")
-        for name in ("hidden_size", "intermediate_size", "num_layers", "num_heads", "num_kv_heads",
-                     "head_dim", "vocab_size", "max_position_embeddings"):
+            raise ValueError(
+                f"model_type {self.model_type!r} is not supported; expected one of {MODEL_TYPES}"
+            )
+        for name in (
+            "hidden_size",
+            "intermediate_size",
+            "num_layers",
+            "num_heads",
+            "num_kv_heads",
+            "head_dim",
+            "vocab_size",
+            "max_position_embeddings",
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} = {value!r} must be a positive whole number")
         if self.num_heads % self.num_kv_heads:
-            raise ValueError(f"num_heads {self.num_heads} must be a multiple of num_kv_heads {self.num_kv_heads}")
+            raise ValueError(
+                f"num_heads {self.num_heads} must be a multiple of num_kv_heads {self.num_kv_heads}"
+            )
 
     def to_hf_config(self):
         """The matching transformers ``PretrainedConfig`` (imports transformers)."""
@@ -117,14 +129,22 @@ class Architecture:
             if self.num_heads * self.head_dim != self.hidden_size:
                 raise ValueError(f"GPT-2 needs num_heads*head_dim == hidden_size, got {self.name}")
             return AutoConfig.for_model(
-                "gpt2", n_embd=self.hidden_size, n_inner=self.intermediate_size,
-                n_layer=self.num_layers, n_head=self.num_heads, vocab_size=self.vocab_size,
-                n_positions=self.max_position_embeddings, tie_word_embeddings=self.tie_embeddings,
+                "gpt2",
+                n_embd=self.hidden_size,
+                n_inner=self.intermediate_size,
+                n_layer=self.num_layers,
+                n_head=self.num_heads,
+                vocab_size=self.vocab_size,
+                n_positions=self.max_position_embeddings,
+                tie_word_embeddings=self.tie_embeddings,
             )
         kwargs = dict(
-            hidden_size=self.hidden_size, intermediate_size=self.intermediate_size,
-            num_hidden_layers=self.num_layers, num_attention_heads=self.num_heads,
-            num_key_value_heads=self.num_kv_heads, vocab_size=self.vocab_size,
+            hidden_size=self.hidden_size,
+            intermediate_size=self.intermediate_size,
+            num_hidden_layers=self.num_layers,
+            num_attention_heads=self.num_heads,
+            num_key_value_heads=self.num_kv_heads,
+            vocab_size=self.vocab_size,
             tie_word_embeddings=self.tie_embeddings,
             max_position_embeddings=self.max_position_embeddings,
         )
@@ -141,15 +161,25 @@ def arch_from_hf_config(config, name: str | None = None) -> Architecture:
     """Any loaded transformers config of a supported model_type -> Architecture."""
     model_type = getattr(config, "model_type", None)
     if model_type not in MODEL_TYPES:
-        raise ValueError(f"model_type {model_type!r} is not supported; expected one of {MODEL_TYPES}")
+        raise ValueError(
+            f"model_type {model_type!r} is not supported; expected one of {MODEL_TYPES}"
+        )
     name = name or getattr(config, "name_or_path", "") or model_type
     if model_type == "gpt2":
         d = config.n_embd
         return Architecture(
-            name=name, model_type="gpt2", hidden_size=d, intermediate_size=config.n_inner or 4 * d,
-            num_layers=config.n_layer, num_heads=config.n_head, num_kv_heads=config.n_head,
-            head_dim=d // config.n_head, vocab_size=config.vocab_size,
-            tie_embeddings=bool(config.tie_word_embeddings), attention_bias=True, mlp_bias=True,
+            name=name,
+            model_type="gpt2",
+            hidden_size=d,
+            intermediate_size=config.n_inner or 4 * d,
+            num_layers=config.n_layer,
+            num_heads=config.n_head,
+            num_kv_heads=config.n_head,
+            head_dim=d // config.n_head,
+            vocab_size=config.vocab_size,
+            tie_embeddings=bool(config.tie_word_embeddings),
+            attention_bias=True,
+            mlp_bias=True,
             max_position_embeddings=config.n_positions,
         )
     heads = config.num_attention_heads
@@ -157,12 +187,19 @@ def arch_from_hf_config(config, name: str | None = None) -> Architecture:
     if model_type == "qwen2":
         head_dim = config.hidden_size // heads
     return Architecture(
-        name=name, model_type=model_type, hidden_size=config.hidden_size,
-        intermediate_size=config.intermediate_size, num_layers=config.num_hidden_layers,
-        num_heads=heads, num_kv_heads=getattr(config, "num_key_value_heads", None) or heads,
-        head_dim=head_dim, vocab_size=config.vocab_size,
+        name=name,
+        model_type=model_type,
+        hidden_size=config.hidden_size,
+        intermediate_size=config.intermediate_size,
+        num_layers=config.num_hidden_layers,
+        num_heads=heads,
+        num_kv_heads=getattr(config, "num_key_value_heads", None) or heads,
+        head_dim=head_dim,
+        vocab_size=config.vocab_size,
         tie_embeddings=bool(config.tie_word_embeddings),
-        attention_bias=True if model_type == "qwen2" else bool(getattr(config, "attention_bias", False)),
+        attention_bias=True
+        if model_type == "qwen2"
+        else bool(getattr(config, "attention_bias", False)),
         mlp_bias=bool(getattr(config, "mlp_bias", False)),
         max_position_embeddings=config.max_position_embeddings,
     )
@@ -171,7 +208,11 @@ def arch_from_hf_config(config, name: str | None = None) -> Architecture:
 @cache
 def _load_presets() -> dict[str, Architecture]:
     raw = json.loads((ASSETS / "architectures.json").read_text())
-    return {name: Architecture(name=name, **spec) for name, spec in raw.items() if not name.startswith("_")}
+    return {
+        name: Architecture(name=name, **spec)
+        for name, spec in raw.items()
+        if not name.startswith("_")
+    }
 
 
 ARCHITECTURES: dict[str, Architecture] = _load_presets()
@@ -189,7 +230,12 @@ def linear_shapes(arch: Architecture) -> dict[str, tuple[int, int]]:
     mlp.c_fc, down_proj = mlp.c_proj), which is how the LoRA paper treats W_q and W_v."""
     d, inter = arch.hidden_size, arch.intermediate_size
     q_out, kv_out = arch.num_heads * arch.head_dim, arch.num_kv_heads * arch.head_dim
-    shapes = {"q_proj": (q_out, d), "k_proj": (kv_out, d), "v_proj": (kv_out, d), "o_proj": (d, q_out)}
+    shapes = {
+        "q_proj": (q_out, d),
+        "k_proj": (kv_out, d),
+        "v_proj": (kv_out, d),
+        "o_proj": (d, q_out),
+    }
     if arch.model_type != "gpt2":
         shapes["gate_proj"] = (inter, d)
     shapes["up_proj"] = (inter, d)
@@ -224,11 +270,11 @@ class ParamBreakdown:
 def param_breakdown(arch: Architecture) -> ParamBreakdown:
     """Where a model's parameters sit. With d = hidden, V = vocab, L = layers:
 
-        embeddings  V*d  (+ P*d learned positions for GPT-2/3)
-        attention   L * sum over q,k,v,o of (d_out*d_in [+ d_out bias])
-        mlp         L * sum over gate,up,down of (d_out*d_in [+ d_out bias])
-        norms       (2L + 1) * d for RMSNorm; twice that for LayerNorm (scale and shift)
-        lm_head     V*d unless tied to the embeddings
+    embeddings  V*d  (+ P*d learned positions for GPT-2/3)
+    attention   L * sum over q,k,v,o of (d_out*d_in [+ d_out bias])
+    mlp         L * sum over gate,up,down of (d_out*d_in [+ d_out bias])
+    norms       (2L + 1) * d for RMSNorm; twice that for LayerNorm (scale and shift)
+    lm_head     V*d unless tied to the embeddings
     """
     shapes, biased = linear_shapes(arch), _biased(arch)
     if arch.model_type == "gpt2":
@@ -266,8 +312,14 @@ def transformer_param_count(arch: Architecture) -> int:
 ABSMAX_BITS = 32 / 64
 DOUBLE_QUANT_BITS = 8 / 64 + 32 / (64 * 256)
 BITS_PER_PARAM = {
-    "FP32": 32, "FP16": 16, "BF16": 16, "INT8": 8, "FP8": 8, "INT4 / NF4": 4,
-    "NF4 + absmax": 4 + ABSMAX_BITS, "NF4 + double quant": 4 + DOUBLE_QUANT_BITS,
+    "FP32": 32,
+    "FP16": 16,
+    "BF16": 16,
+    "INT8": 8,
+    "FP8": 8,
+    "INT4 / NF4": 4,
+    "NF4 + absmax": 4 + ABSMAX_BITS,
+    "NF4 + double quant": 4 + DOUBLE_QUANT_BITS,
 }
 
 

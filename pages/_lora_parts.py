@@ -8,9 +8,15 @@ from plotly.subplots import make_subplots
 from core.lora import LoRALinear, lora_init
 
 RANKS = [1, 2, 4, 8, 16, 32, 64, 128, 256]  # a logarithmic rank slider
-TARGETS = {"q_proj": "W_q (q_proj)", "k_proj": "W_k (k_proj)", "v_proj": "W_v (v_proj)",
-           "o_proj": "W_o (o_proj)", "gate_proj": "MLP gate_proj",
-           "up_proj": "MLP up_proj", "down_proj": "MLP down_proj"}
+TARGETS = {
+    "q_proj": "W_q (q_proj)",
+    "k_proj": "W_k (k_proj)",
+    "v_proj": "W_v (v_proj)",
+    "o_proj": "W_o (o_proj)",
+    "gate_proj": "MLP gate_proj",
+    "up_proj": "MLP up_proj",
+    "down_proj": "MLP down_proj",
+}
 DEFAULT_TARGETS = ("q_proj", "v_proj")
 SMALL = (6, 8)  # the worked matrix W0 is d_out x d_in = 6 x 8
 
@@ -32,18 +38,30 @@ def small_lora(r: int, alpha: float, trained: bool, seed: int = 0) -> LoRALinear
 def heatmaps(lora: LoRALinear) -> go.Figure:
     """W0, B, A, (alpha/r)·B·A and W0 + (alpha/r)·B·A on one colour scale."""
     mats = {
-        "W0 (frozen)": lora.W0, f"B ({lora.B.shape[0]}×{lora.r})": lora.B,
-        f"A ({lora.r}×{lora.A.shape[1]})": lora.A, "ΔW = (α/r)·B·A": lora.delta_W,
+        "W0 (frozen)": lora.W0,
+        f"B ({lora.B.shape[0]}×{lora.r})": lora.B,
+        f"A ({lora.r}×{lora.A.shape[1]})": lora.A,
+        "ΔW = (α/r)·B·A": lora.delta_W,
         "W0 + ΔW": lora.merged(),
     }
     widths = [m.shape[1] for m in mats.values()]
-    fig = make_subplots(rows=1, cols=5, subplot_titles=list(mats), column_widths=widths,
-                        horizontal_spacing=0.03)
+    fig = make_subplots(
+        rows=1, cols=5, subplot_titles=list(mats), column_widths=widths, horizontal_spacing=0.03
+    )
     bound = max(float(np.abs(m).max()) for m in mats.values()) or 1.0
     for i, m in enumerate(mats.values(), start=1):
-        fig.add_trace(go.Heatmap(z=m, zmin=-bound, zmax=bound, colorscale="RdBu", showscale=i == 5,
-                                 hovertemplate="row %{y}, col %{x}: %{z:.3f}<extra></extra>"),
-                      row=1, col=i)
+        fig.add_trace(
+            go.Heatmap(
+                z=m,
+                zmin=-bound,
+                zmax=bound,
+                colorscale="RdBu",
+                showscale=i == 5,
+                hovertemplate="row %{y}, col %{x}: %{z:.3f}<extra></extra>",
+            ),
+            row=1,
+            col=i,
+        )
         fig.update_yaxes(autorange="reversed", showticklabels=False, row=1, col=i)
         fig.update_xaxes(showticklabels=False, row=1, col=i)
     fig.update_annotations(font_size=16)
@@ -58,16 +76,22 @@ def tex_int(n: int) -> str:
 def count_rows(shapes: dict, targets, r: int, layers: int) -> list[dict]:
     from core.lora import lora_param_count
 
-    return [{"module": t, "W (d_out × d_in)": f"{shapes[t][0]:,} × {shapes[t][1]:,}",
-             "LoRA per layer r·(d_in + d_out)": f"{lora_param_count(*shapes[t], r):,}",
-             f"× {layers} layers": f"{layers * lora_param_count(*shapes[t], r):,}"} for t in targets]
+    return [
+        {
+            "module": t,
+            "W (d_out × d_in)": f"{shapes[t][0]:,} × {shapes[t][1]:,}",
+            "LoRA per layer r·(d_in + d_out)": f"{lora_param_count(*shapes[t], r):,}",
+            f"× {layers} layers": f"{layers * lora_param_count(*shapes[t], r):,}",
+        }
+        for t in targets
+    ]
 
 
 def peft_snippet(r: int, alpha: float, targets) -> str:
     return (
         "from peft import LoraConfig, get_peft_model\n\n"
         f"config = LoraConfig(r={r}, lora_alpha={alpha:g}, lora_dropout=0.05,\n"
-        f"                    target_modules={list(targets)!r}, task_type=\"CAUSAL_LM\")\n"
+        f'                    target_modules={list(targets)!r}, task_type="CAUSAL_LM")\n'
         "model = get_peft_model(model, config)\n"
         "model.print_trainable_parameters()"
     )

@@ -18,8 +18,12 @@ def use_model_count(n_params: int) -> None:
 
 with shareable_state("params"):
     st.header("1. Count a small network")
-    text = st.text_input("Layer widths, inputs first (the notes' network is 4-3-3-2-1)",
-                         "4-3-3-2-1", key="params_layers", bind="query-params")
+    text = st.text_input(
+        "Layer widths, inputs first (the notes' network is 4-3-3-2-1)",
+        "4-3-3-2-1",
+        key="params_layers",
+        bind="query-params",
+    )
     try:
         sizes = core.parse_layer_sizes(text)
     except ValueError as error:
@@ -27,20 +31,29 @@ with shareable_state("params"):
     else:
         layers = core.dense_layers(sizes)
         total = core.mlp_param_count(sizes)
-        st.dataframe(pd.DataFrame({
-            "layer": [f"{x.n_in} → {x.n_out}" for x in layers],
-            "weights w = n_in·n_out": [f"{x.n_in}·{x.n_out} = {x.weights:,}" for x in layers],
-            "biases b = n_out": [x.biases for x in layers],
-            "parameters": [x.params for x in layers],
-        }), hide_index=True, key="params_layer_table")
+        st.dataframe(
+            pd.DataFrame(
+                {
+                    "layer": [f"{x.n_in} → {x.n_out}" for x in layers],
+                    "weights w = n_in·n_out": [
+                        f"{x.n_in}·{x.n_out} = {x.weights:,}" for x in layers
+                    ],
+                    "biases b = n_out": [x.biases for x in layers],
+                    "parameters": [x.params for x in layers],
+                }
+            ),
+            hide_index=True,
+            key="params_layer_table",
+        )
         terms = " + ".join(rf"({x.n_in}\cdot{x.n_out}+{x.n_out})" for x in layers[:8])
         more = r" + \dots" if len(layers) > 8 else ""
         st.latex(rf"{terms}{more} = {total:,}".replace(",", "{,}"))
         st.metric("Parameters", f"{total:,}")
 
     st.header("2. Real language models")
-    name = st.selectbox("Model", list(core.ARCHITECTURES), index=1, key="params_model",
-                        bind="query-params")
+    name = st.selectbox(
+        "Model", list(core.ARCHITECTURES), index=1, key="params_model", bind="query-params"
+    )
     arch = core.ARCHITECTURES[name]
     breakdown = core.param_breakdown(arch)
     n_params = breakdown.total
@@ -50,46 +63,93 @@ with shareable_state("params"):
     c3.metric("Decoder layers", arch.num_layers)
     st.caption(f"Source: {arch.source}.")
     config = {
-        "hidden size d": arch.hidden_size, "MLP size": arch.intermediate_size,
-        "layers": arch.num_layers, "attention heads": arch.num_heads,
-        "key-value heads": arch.num_kv_heads, "head size": arch.head_dim,
-        "vocabulary": arch.vocab_size, "tied embeddings": "yes" if arch.tie_embeddings else "no",
+        "hidden size d": arch.hidden_size,
+        "MLP size": arch.intermediate_size,
+        "layers": arch.num_layers,
+        "attention heads": arch.num_heads,
+        "key-value heads": arch.num_kv_heads,
+        "head size": arch.head_dim,
+        "vocabulary": arch.vocab_size,
+        "tied embeddings": "yes" if arch.tie_embeddings else "no",
         "attention biases": "yes" if arch.attention_bias or arch.model_type == "qwen2" else "no",
     }
     left, right = st.columns([2, 3])
-    left.dataframe(pd.DataFrame({"config.json": list(config), "value": [str(v) for v in config.values()]}),
-                   hide_index=True, key="params_config_table")
-    parts = {"embeddings": breakdown.embeddings, "attention": breakdown.attention,
-             "MLP": breakdown.mlp, "norms": breakdown.norms, "output head": breakdown.lm_head}
+    left.dataframe(
+        pd.DataFrame({"config.json": list(config), "value": [str(v) for v in config.values()]}),
+        hide_index=True,
+        key="params_config_table",
+    )
+    parts = {
+        "embeddings": breakdown.embeddings,
+        "attention": breakdown.attention,
+        "MLP": breakdown.mlp,
+        "norms": breakdown.norms,
+        "output head": breakdown.lm_head,
+    }
     with right:
-        fig = go.Figure(go.Bar(x=list(parts), y=[v / 1e9 for v in parts.values()],
-                               text=[f"{v / 1e9:.3f} B" for v in parts.values()], textposition="outside"))
+        fig = go.Figure(
+            go.Bar(
+                x=list(parts),
+                y=[v / 1e9 for v in parts.values()],
+                text=[f"{v / 1e9:.3f} B" for v in parts.values()],
+                textposition="outside",
+            )
+        )
         fig.update_layout(title=f"Where {name}'s parameters are", yaxis_title="billions")
         plot(fig, height=380, key="params_breakdown_chart")
     shapes = core.linear_shapes(arch)
-    st.markdown("One decoder layer's weight matrices (d_out × d_in): " + ", ".join(
-        f"`{k}` {o:,} × {i:,}" for k, (o, i) in shapes.items()) + ".")
+    st.markdown(
+        "One decoder layer's weight matrices (d_out × d_in): "
+        + ", ".join(f"`{k}` {o:,} × {i:,}" for k, (o, i) in shapes.items())
+        + "."
+    )
     st.markdown(read_asset("parameters_models.md"))
 
     st.header("3. Bytes per parameter")
-    st.button(f"Use {name}'s count ({n_params / 1e9:.3f} B)", key="params_use_model",
-              on_click=use_model_count, args=(n_params,), icon=":material/arrow_downward:")
-    billions = st.number_input("Parameters, in billions (GPT-3: 175)", min_value=0.001,
-                               max_value=10_000.0, value=175.0, step=1.0, format="%.3f",
-                               key="params_billions", bind="query-params")
+    st.button(
+        f"Use {name}'s count ({n_params / 1e9:.3f} B)",
+        key="params_use_model",
+        on_click=use_model_count,
+        args=(n_params,),
+        icon=":material/arrow_downward:",
+    )
+    billions = st.number_input(
+        "Parameters, in billions (GPT-3: 175)",
+        min_value=0.001,
+        max_value=10_000.0,
+        value=175.0,
+        step=1.0,
+        format="%.3f",
+        key="params_billions",
+        bind="query-params",
+    )
     sizes_by_dtype = [core.model_size(billions * 1e9, dtype) for dtype in core.BITS_PER_PARAM]
     fp32 = sizes_by_dtype[0]
-    st.latex(rf"{billions:g}\times10^9 \text{{ parameters}} \times 4 \text{{ B}} = "
-             rf"{fp32.gb:,.1f} \text{{ GB}} = {fp32.gib:,.1f} \text{{ GiB}}".replace(",", "{,}"))
-    st.dataframe(pd.DataFrame({
-        "datatype": [s.dtype for s in sizes_by_dtype],
-        "bits per parameter": [f"{core.BITS_PER_PARAM[s.dtype]:g}" for s in sizes_by_dtype],
-        "bytes per parameter": [f"{s.bytes_per_param:g}" for s in sizes_by_dtype],
-        "size (GB, 10⁹ B)": [f"{s.gb:,.2f}" for s in sizes_by_dtype],
-        "size (1 GB = 1024³ B)": [fmt_bytes(s.bytes) for s in sizes_by_dtype],
-    }), hide_index=True, key="params_size_table")
-    fig = go.Figure(go.Bar(x=[s.dtype for s in sizes_by_dtype], y=[s.gb for s in sizes_by_dtype],
-                           text=[f"{s.gb:,.1f}" for s in sizes_by_dtype], textposition="outside"))
+    st.latex(
+        rf"{billions:g}\times10^9 \text{{ parameters}} \times 4 \text{{ B}} = "
+        rf"{fp32.gb:,.1f} \text{{ GB}} = {fp32.gib:,.1f} \text{{ GiB}}".replace(",", "{,}")
+    )
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "datatype": [s.dtype for s in sizes_by_dtype],
+                "bits per parameter": [f"{core.BITS_PER_PARAM[s.dtype]:g}" for s in sizes_by_dtype],
+                "bytes per parameter": [f"{s.bytes_per_param:g}" for s in sizes_by_dtype],
+                "size (GB, 10⁹ B)": [f"{s.gb:,.2f}" for s in sizes_by_dtype],
+                "size (1 GB = 1024³ B)": [fmt_bytes(s.bytes) for s in sizes_by_dtype],
+            }
+        ),
+        hide_index=True,
+        key="params_size_table",
+    )
+    fig = go.Figure(
+        go.Bar(
+            x=[s.dtype for s in sizes_by_dtype],
+            y=[s.gb for s in sizes_by_dtype],
+            text=[f"{s.gb:,.1f}" for s in sizes_by_dtype],
+            textposition="outside",
+        )
+    )
     fig.update_layout(title=f"Weights of a {billions:g} B-parameter model", yaxis_title="GB")
     plot(fig, height=380, key="params_size_chart")
     st.markdown(read_asset("parameters_bytes.md"))

@@ -67,7 +67,9 @@ def test_lora_paper_gpt3_claims():
     assert round(n * 2 / 2**20) == 36  # MiB at 16 bit
 
 
-@pytest.mark.parametrize("bad, match", [(0, "r should be a positive"), (2.5, "r should be"), (True, "r should be")])
+@pytest.mark.parametrize(
+    "bad, match", [(0, "r should be a positive"), (2.5, "r should be"), (True, "r should be")]
+)
 def test_bad_rank_is_rejected(bad, match):
     with pytest.raises(ValueError, match=match):
         lora_param_count(4096, 4096, bad)
@@ -89,7 +91,9 @@ def peft_linear(lora: LoRALinear):
     holder = nn.Module()
     holder.w = nn.Linear(d_in, d_out, bias=False, dtype=torch.float64)
     holder.w.weight.data = torch.from_numpy(lora.W0.copy())
-    model = get_peft_model(holder, LoraConfig(r=lora.r, lora_alpha=lora.alpha, target_modules=["w"]))
+    model = get_peft_model(
+        holder, LoraConfig(r=lora.r, lora_alpha=lora.alpha, target_modules=["w"])
+    )
     layer = model.base_model.model.w
     layer.lora_A["default"].weight.data = torch.from_numpy(lora.A.copy())
     layer.lora_B["default"].weight.data = torch.from_numpy(lora.B.copy())
@@ -126,7 +130,9 @@ def test_init_follows_peft_distribution():
     lora = lora_init(np.zeros((300, d_in)), r=16, alpha=32, rng=rng)
     holder = nn.Module()
     holder.w = nn.Linear(d_in, 300, bias=False)
-    layer = get_peft_model(holder, LoraConfig(r=16, lora_alpha=32, target_modules=["w"])).base_model.model.w
+    layer = get_peft_model(
+        holder, LoraConfig(r=16, lora_alpha=32, target_modules=["w"])
+    ).base_model.model.w
     A_peft = layer.lora_A["default"].weight.detach().numpy()
     assert np.all(layer.lora_B["default"].weight.detach().numpy() == 0) and np.all(lora.B == 0)
     bound = 1 / np.sqrt(d_in)
@@ -134,10 +140,15 @@ def test_init_follows_peft_distribution():
     assert np.abs(lora.A).max() > 0.95 * bound and np.abs(A_peft).max() > 0.95 * bound
 
 
-@pytest.mark.parametrize("W0, r, alpha, match", [
-    ([], 2, 4, "non-empty 2-D"), ([[1.0, float("nan")]], 1, 2, "NaN"),
-    ([[1.0, 2.0]], 0, 2, "r should be"), ([[1.0, 2.0]], 1, -1, "alpha"),
-])
+@pytest.mark.parametrize(
+    "W0, r, alpha, match",
+    [
+        ([], 2, 4, "non-empty 2-D"),
+        ([[1.0, float("nan")]], 1, 2, "NaN"),
+        ([[1.0, 2.0]], 0, 2, "r should be"),
+        ([[1.0, 2.0]], 1, -1, "alpha"),
+    ],
+)
 def test_lora_init_rejects_bad_input(W0, r, alpha, match):
     with pytest.raises(ValueError, match=match):
         lora_init(W0, r, alpha, np.random.default_rng(0))

@@ -48,13 +48,23 @@ def test_dense_layers_split_weights_and_biases():
     assert [(x.weights, x.biases) for x in layers] == [(12, 3), (9, 3), (6, 2), (2, 1)]
 
 
-@pytest.mark.parametrize("text, sizes", [("4-3-3-2-1", (4, 3, 3, 2, 1)), (" 4, 3 ,2 ", (4, 3, 2)), ("10 1", (10, 1))])
+@pytest.mark.parametrize(
+    "text, sizes", [("4-3-3-2-1", (4, 3, 3, 2, 1)), (" 4, 3 ,2 ", (4, 3, 2)), ("10 1", (10, 1))]
+)
 def test_parse_layer_sizes(text, sizes):
     assert parse_layer_sizes(text) == sizes
 
 
-@pytest.mark.parametrize("text, word", [("", "empty"), ("4-x-1", "'x'"), ("4", "at least two"),
-                                        ("4-0-1", "positive"), ("4-2.5-1", "'2.5'")])
+@pytest.mark.parametrize(
+    "text, word",
+    [
+        ("", "empty"),
+        ("4-x-1", "'x'"),
+        ("4", "at least two"),
+        ("4-0-1", "positive"),
+        ("4-2.5-1", "'2.5'"),
+    ],
+)
 def test_parse_layer_sizes_rejects_bad_lists(text, word):
     with pytest.raises(ValueError, match=word):
         parse_layer_sizes(text)
@@ -76,11 +86,19 @@ def test_transformer_param_count_equals_instantiated_model(name):
     # the breakdown's pieces are the model's own modules
     b = param_breakdown(arch)
     named = dict(model.named_parameters())
-    embed = sum(p.numel() for n, p in named.items() if "embed_tokens" in n or n.endswith(("wte.weight", "wpe.weight")))
+    embed = sum(
+        p.numel()
+        for n, p in named.items()
+        if "embed_tokens" in n or n.endswith(("wte.weight", "wpe.weight"))
+    )
     assert b.embeddings == embed
     assert b.lm_head == (0 if arch.tie_embeddings else named["lm_head.weight"].numel())
     # one decoder layer's linear shapes are what linear_shapes says
-    layer0 = {n.split(".")[-2]: tuple(p.shape) for n, p in named.items() if ".0." in n and n.endswith("weight") and p.dim() == 2}
+    layer0 = {
+        n.split(".")[-2]: tuple(p.shape)
+        for n, p in named.items()
+        if ".0." in n and n.endswith("weight") and p.dim() == 2
+    }
     if arch.model_type == "gpt2":  # Conv1D stores (d_in, d_out); q, k, v fused in c_attn
         d = arch.hidden_size
         assert layer0["c_attn"] == (d, 3 * d) and layer0["c_fc"] == (d, arch.intermediate_size)
@@ -108,8 +126,18 @@ def test_smollm2_preset_matches_the_bundled_model_config():
     config = AutoConfig.from_pretrained(bundled_model_dir())
     arch = arch_from_hf_config(config, name="SmolLM2-135M")
     preset = ARCHITECTURES["SmolLM2-135M"]
-    fields = ("hidden_size", "intermediate_size", "num_layers", "num_heads", "num_kv_heads",
-              "head_dim", "vocab_size", "tie_embeddings", "attention_bias", "mlp_bias")
+    fields = (
+        "hidden_size",
+        "intermediate_size",
+        "num_layers",
+        "num_heads",
+        "num_kv_heads",
+        "head_dim",
+        "vocab_size",
+        "tie_embeddings",
+        "attention_bias",
+        "mlp_bias",
+    )
     assert {f: getattr(arch, f) for f in fields} == {f: getattr(preset, f) for f in fields}
 
 
