@@ -146,11 +146,14 @@ def show(fig: go.Figure, key: str) -> None:
 
 
 @st.cache_resource(max_entries=256)
-def singular_value_bars(s: np.ndarray, r: int, title: str, height: int, limit: int = 60):
-    shown = s[:limit]
+def singular_value_bars(s: np.ndarray, r: int, title: str, height: int, log: bool = False):
+    """Bars of the first 60 singular values, the r kept ones in blue."""
+    shown = s[:60]
     colors = [KEPT if i < r else DROPPED for i in range(len(shown))]
     fig = go.Figure(go.Bar(x=np.arange(1, len(shown) + 1), y=shown, marker_color=colors))
     fig.update_layout(title=title, xaxis_title="i", yaxis_title="singular value σᵢ", bargap=0.15)
+    fig.update_xaxes(dtick=1 if len(shown) <= 12 else None)
+    fig.update_yaxes(type="log" if log else "linear")
     return style_fig(fig, height)
 
 
@@ -244,7 +247,9 @@ def picture_view(k: int) -> None:
         f"**{k * (height + width) / (height * width):.1%}** of the picture."
     )
     show(
-        singular_value_bars(picture.s, k, "The picture's singular values (first 60)", 300),
+        singular_value_bars(
+            picture.s, k, "The picture's singular values (first 60, log scale)", 300, log=True
+        ),
         key="rank_picture_bars",
     )
 
@@ -254,9 +259,12 @@ def lora_view(d: int, r: int) -> None:
     s = product_singular_values(d, r)
     numerical_rank = int((s > tolerance(s, (d, d))).sum())
     st.latex(
-        rf"B\,({d} \times {r})\;A\,({r} \times {d}):\quad \operatorname{{rank}}(BA) = "
-        rf"{numerical_rank} \le {r},\quad r\,(d + k) = {r * 2 * d:,} \text{{ numbers "
-        rf"instead of }} d\,k = {d * d:,}"
+        rf"B\,({d} \times {r})\;A\,({r} \times {d}):\quad "
+        rf"\operatorname{{rank}}(BA) = {numerical_rank} \le r = {r}"
+    )
+    st.latex(
+        rf"r\,(d + k) = {r} \cdot ({d} + {d}) = {r * 2 * d:,}\quad\text{{numbers instead of}}"
+        rf"\quad d\,k = {d * d:,}"
     )
     show(
         singular_value_bars(s, r, f"Singular values of a random {d} × {d} product B·A", 300),

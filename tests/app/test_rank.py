@@ -1,6 +1,7 @@
 """The matrix-rank page: presets, stepping, the rank sliders, bad input and URL state.
 Displayed numbers are checked against sympy (rank) and numpy (SVD)."""
 
+import json
 import re
 
 import numpy as np
@@ -44,6 +45,12 @@ def shown_matrix(at) -> sympy.Matrix:
     return sympy.Matrix(
         [[sympy.Rational(c.strip()) for c in row.split("&")] for row in body.split(r"\\")]
     )
+
+
+def heatmap_labels(at, key: str) -> list[list[str]]:
+    """The numbers printed on a heatmap's cells."""
+    chart = next(c for c in at.get("plotly_chart") if key in c.proto.id)
+    return json.loads(chart.proto.spec)["data"][0]["text"]
 
 
 def test_curriculum_example_step_by_step():
@@ -193,6 +200,13 @@ def test_rank_slider_gives_the_eckart_young_error():
         value = float(re.search(r"= ([-\d.e+]+)\s*\$*$", error_tex.strip()).group(1))
         assert value == pytest.approx(np.sqrt(np.sum(s[r:] ** 2)), rel=1e-3, abs=1e-9)
         assert f"= {r * 6}" in next(x for x in latex(at) if r"r\,(m + n)" in x)
+        U, sv, Vt = np.linalg.svd(M)
+        expected = [
+            [f"{v:.2f}".rstrip("0").rstrip(".") if abs(v) >= 5e-3 else "0" for v in row]
+            for row in (U[:, :r] * sv[:r]) @ Vt[:r]
+        ]
+        assert heatmap_labels(at, "rank_heat_r") == expected
+    assert heatmap_labels(at, "rank_heat_m") == [["1", "2", "3"], ["0", "4", "2"], ["2", "6", "5"]]
 
 
 def test_picture_comes_back_as_r_grows():
@@ -218,8 +232,9 @@ def test_lora_bridge_product_has_rank_r():
         at.selectbox(key="rank_lora_d").set_value(d)
         at.slider(key="rank_lora_r").set_value(r).run()
         tex = next(x for x in latex(at) if r"\operatorname{rank}(BA)" in x)
-        assert rf"\operatorname{{rank}}(BA) = {r} \le {r}" in tex
-        assert f"{r * 2 * d:,} \\text{{ numbers" in tex
+        assert rf"\operatorname{{rank}}(BA) = {r} \le r = {r}" in tex
+        storage = next(x for x in latex(at) if r"r\,(d + k)" in x)
+        assert f"= {r * 2 * d:,}" in storage and f"d\\,k = {d * d:,}" in storage
 
 
 def test_state_opens_from_the_url():
