@@ -35,6 +35,13 @@ def small_lora(r: int, alpha: float, trained: bool, seed: int = 0) -> LoRALinear
     return lora
 
 
+@st.cache_resource(max_entries=64)
+def small_heatmaps(r: int, alpha: float, trained: bool) -> go.Figure:
+    """The heatmaps of ``small_lora(r, alpha, trained)``, built once (plotly's subplots
+    take ~30 ms to build, too slow to redo on every slider move)."""
+    return heatmaps(small_lora(r, alpha, trained))
+
+
 def heatmaps(lora: LoRALinear) -> go.Figure:
     """W0, B, A, (alpha/r)·B·A and W0 + (alpha/r)·B·A on one colour scale."""
     mats = {

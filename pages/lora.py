@@ -81,7 +81,9 @@ with shareable_state("lora"):
     )
     alpha_small = 2 * r_small if rule else alpha
     small = parts.small_lora(r_small, float(alpha_small), trained)
-    plot(parts.heatmaps(small), height=330, key="lora_heatmaps")
+    plot(
+        parts.small_heatmaps(r_small, float(alpha_small), trained), height=330, key="lora_heatmaps"
+    )
     rank_dw = int(np.linalg.matrix_rank(small.delta_W))
     st.markdown(
         f"W₀ is {parts.SMALL[0]} × {parts.SMALL[1]}, α = {alpha_small:g}, "
