@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -76,27 +77,41 @@ class SVD:
 # ---- reading a matrix ---------------------------------------------------------------------
 
 
+MAX_ABS = 10**15  # larger entries are refused: floats (the SVD) could not hold their products
+MAX_EXPONENT = 30  # "1e999999999" would build a billion-digit integer before any check
+
+
 def _cell(value, i: int, j: int) -> Fraction:
     where = f"cell (row {i + 1}, column {j + 1})"
-    if isinstance(value, bool):
-        raise ValueError(f"{where} is {value!r}: expected a number such as 3, -1/2 or 0.25")
-    if isinstance(value, numbers.Rational):
-        return Fraction(value)
-    if isinstance(value, numbers.Real):
+    x = None
+    if isinstance(value, numbers.Rational) and not isinstance(value, bool):
+        x = Fraction(value)
+    elif isinstance(value, numbers.Real) and not isinstance(value, bool):
         if not math.isfinite(value):
             raise ValueError(f"{where} is {value!r}: expected a finite number")
-        return Fraction(
-            str(value)
-        )  # the decimal as written: 0.1 -> 1/10, not 3602879701896397/2**55
-    if isinstance(value, str):
+        x = Fraction(str(value))  # the decimal as written: 0.1 -> 1/10, not 3602879701896397/2**55
+    elif isinstance(value, str):
         text = value.strip()
         if text.lower().lstrip("+-") in {"nan", "inf", "infinity"}:
             raise ValueError(f"{where} is {value!r}: expected a finite number")
+        exponent = re.search(r"[eE]([+-]?\d+)$", text)
+        if exponent and abs(int(exponent[1])) > MAX_EXPONENT:
+            raise ValueError(
+                f"{where} is {value!r}: expected an exponent between "
+                f"-{MAX_EXPONENT} and {MAX_EXPONENT}"
+            )
         try:
-            return Fraction(text)
+            x = Fraction(text)
         except (ValueError, ZeroDivisionError):
             pass
-    raise ValueError(f"{where} is {value!r}: expected a number such as 3, -1/2 or 0.25")
+    if x is None:
+        raise ValueError(f"{where} is {value!r}: expected a number such as 3, -1/2 or 0.25")
+    if abs(x) > MAX_ABS or x.denominator > MAX_ABS:
+        raise ValueError(
+            f"{where} is {value!r}: expected a number between -10^15 and 10^15 "
+            f"with a denominator up to 10^15"
+        )
+    return x
 
 
 def to_fractions(M, max_size: int | None = None) -> Matrix:

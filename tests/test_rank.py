@@ -217,6 +217,12 @@ def test_numbers_are_read_exactly():
         ([[True]], "cell"),
         ([[None]], "cell"),
         ([1, 2], "row 1 is 1"),
+        ([["1e99999999999"]], r"cell \(row 1, column 1\) is '1e99999999999': expected an exponent"),
+        (
+            [[1, 10**16]],
+            r"cell \(row 1, column 2\) is 10000000000000000: expected a number between",
+        ),
+        ([[1e-20]], "with a denominator up to"),
         ([[1] * 9] * 2, "2 x 9: the step-by-step view takes at most 8 x 8"),
         ([[1]] * 9, "9 x 1"),
     ],

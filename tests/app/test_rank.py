@@ -174,6 +174,7 @@ def test_edit_a_copy_moves_the_preset_into_the_editor():
         ("1 nan", "cell (row 1, column 2) is 'nan': expected a finite number"),
         ("inf 1", "expected a finite number"),
         ("1 1/0", "cell (row 1, column 2) is '1/0'"),
+        ("1e999999999 1", "expected an exponent between -30 and 30"),
         ("\n".join(["1 " * 9] * 9), "9 x 9: the step-by-step view takes at most 8 x 8"),
     ],
 )
