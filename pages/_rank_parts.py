@@ -65,8 +65,12 @@ def size_controls(preset: str) -> tuple[int, int, int, int]:
     return int(m), int(n), int(r), int(seed)
 
 
-def step_controls(last: int) -> int:
-    """Previous / Next buttons and a slider over the steps 0..last; the chosen step."""
+def step_controls(last: int, matrix_text: str) -> int:
+    """Back / Next buttons and a slider over the steps 0..last; the chosen step.
+    A new matrix starts again at step 0 (a link's step is kept on opening it)."""
+    if st.session_state.get("_rank_seen", matrix_text) != matrix_text:
+        st.session_state.rank_step = 0
+    st.session_state._rank_seen = matrix_text
     if not last:
         st.caption("No row operation is needed: the matrix is already in this form.")
         return 0

@@ -61,7 +61,7 @@ with shareable_state("rank"):
         )
         steps = core.row_reduce(M, reduced=reduced)
         last = len(steps) - 1
-        i = parts.step_controls(last)
+        i = parts.step_controls(last, core.to_text(M))
         step = steps[i]
         pivots = core.pivot_columns(step.matrix) if i == last else ()
         boxed = list(enumerate(pivots)) if i == last else [step.pivot]

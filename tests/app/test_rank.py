@@ -158,6 +158,17 @@ def test_own_matrix_with_fractions_and_decimals():
     assert shown_rank(at) == 1  # row 2 = 2 * row 1
 
 
+def test_a_new_matrix_starts_at_step_zero():
+    at = load(rank_step="2")
+    assert at.slider(key="rank_step").value == 2  # the link's step
+    at.selectbox(key="rank_preset").set_value("Your own matrix").run()
+    at.text_area(key="rank_matrix").input("0 2 4\n1 1/2 3\n2 1 6").run()
+    assert at.slider(key="rank_step").value == 0 and at.slider(key="rank_step").max == 2
+    at.button(key="rank_next").click().run()
+    assert r"R_{1} \leftrightarrow R_{2}" in step_latex(at)
+    assert "swap them" in at.markdown[1].value
+
+
 def test_edit_a_copy_moves_the_preset_into_the_editor():
     at = load(rank_preset="Outer product")
     at.button(key="rank_edit").click().run()
