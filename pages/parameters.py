@@ -6,6 +6,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import params as core
+from pages import _parameters_parts as parts
 from pages._ui import fmt_bytes, plot, read_asset, shareable_state, show_code
 
 st.title("Parameters and sizes")
@@ -31,20 +32,10 @@ with shareable_state("params"):
     else:
         layers = core.dense_layers(sizes)
         total = core.mlp_param_count(sizes)
-        st.dataframe(
-            pd.DataFrame(
-                {
-                    "layer": [f"{x.n_in} → {x.n_out}" for x in layers],
-                    "weights w = n_in·n_out": [
-                        f"{x.n_in}·{x.n_out} = {x.weights:,}" for x in layers
-                    ],
-                    "biases b = n_out": [x.biases for x in layers],
-                    "parameters": [x.params for x in layers],
-                }
-            ),
-            hide_index=True,
-            key="params_layer_table",
-        )
+        st.dataframe(parts.layer_table(sizes), hide_index=True, key="params_layer_table")
+        figure = parts.network_figure(sizes)
+        if figure is not None:
+            plot(figure, height=300, key="params_network")
         terms = " + ".join(rf"({x.n_in}\cdot{x.n_out}+{x.n_out})" for x in layers[:8])
         more = r" + \dots" if len(layers) > 8 else ""
         st.latex(rf"{terms}{more} = {total:,}".replace(",", "{,}"))
@@ -79,7 +70,7 @@ with shareable_state("params"):
         hide_index=True,
         key="params_config_table",
     )
-    parts = {
+    pieces = {
         "embeddings": breakdown.embeddings,
         "attention": breakdown.attention,
         "MLP": breakdown.mlp,
@@ -89,9 +80,9 @@ with shareable_state("params"):
     with right:
         fig = go.Figure(
             go.Bar(
-                x=list(parts),
-                y=[v / 1e9 for v in parts.values()],
-                text=[f"{v / 1e9:.3f} B" for v in parts.values()],
+                x=list(pieces),
+                y=[v / 1e9 for v in pieces.values()],
+                text=[f"{v / 1e9:.3f} B" for v in pieces.values()],
                 textposition="outside",
             )
         )
