@@ -173,3 +173,17 @@ def test_block_constants_cost_half_a_bit_and_0127_with_double_quant():
     assert BITS_PER_PARAM["NF4 + double quant"] == 4 + DOUBLE_QUANT_BITS
     # about 3 GB saved on a 65B model
     assert round(65e9 * (ABSMAX_BITS - DOUBLE_QUANT_BITS) / 8 / 1e9, 1) == 3.0
+
+
+def test_biased_llama_and_plain_gpt2_match_transformers():
+    from dataclasses import replace
+
+    from transformers import GPT2Config
+
+    small = replace(
+        ARCHITECTURES["SmolLM2-135M"], attention_bias=True, mlp_bias=True, tie_embeddings=False
+    )
+    assert transformer_param_count(small) == sum(p.numel() for p in meta_model(small).parameters())
+    gpt2 = arch_from_hf_config(GPT2Config())  # GPT-2 small: 124,439,808 parameters
+    assert transformer_param_count(gpt2) == 124_439_808
+    assert transformer_param_count(gpt2) == sum(p.numel() for p in meta_model(gpt2).parameters())
