@@ -19,6 +19,7 @@ from fractions import Fraction
 import numpy as np
 
 MAX_STEP_SIZE = 8  # rows and columns the step-by-step view accepts
+CURRICULUM = ((1, 2, 3), (0, 4, 2), (2, 6, 5))  # CURRICULUM.md section 3: rank 3
 
 Matrix = tuple[tuple[Fraction, ...], ...]
 
@@ -322,6 +323,31 @@ def random_matrix(m: int, n: int, r: int, seed: int) -> np.ndarray:
     raise AssertionError("unreachable: a random integer product has full inner rank")
 
 
+def preset(name: str, m: int = 0, n: int = 0, r: int = 0, seed: int = 0, text: str = ""):
+    """The lesson's matrices, exact: (M, None), or (M, (B, A)) for the product.
+
+    curriculum: CURRICULUM; outer: [1, 2, 3]^T [4, 1, 5, 6] (3, 4), rank 1; zero: (m, n);
+    random: (m, n) integers of rank min(r, m, n); product: B (m, r) @ A (r, n);
+    custom: ``text`` read by parse_matrix.
+    """
+    if name == "curriculum":
+        return to_fractions(CURRICULUM), None
+    if name == "outer":
+        return to_fractions(np.outer([1, 2, 3], [4, 1, 5, 6])), None  # (3, 1) x (1, 4)
+    if name == "zero":
+        return to_fractions(np.zeros((m, n), dtype=int)), None
+    if name == "random":
+        return to_fractions(random_matrix(m, n, min(r, m, n), seed)), None
+    if name == "product":
+        B, A = random_factors(m, r, n, seed)  # (m, r), (r, n)
+        return to_fractions(B @ A), (B, A)
+    if name == "custom":
+        return parse_matrix(text), None
+    raise ValueError(
+        f"unknown preset {name!r}: expected curriculum, outer, zero, random, product or custom"
+    )
+
+
 # ---- low rank (floats, SVD) ---------------------------------------------------------------
 
 
@@ -338,6 +364,12 @@ def svd(M) -> SVD:
         M = np.array([[float(x) for x in row] for row in to_fractions(M)])
     U, s, Vt = np.linalg.svd(M, full_matrices=False)
     return SVD(M, U, s, Vt)
+
+
+def tolerance(s: np.ndarray, shape: tuple[int, int]) -> float:
+    """numpy's ``matrix_rank`` cut-off, s_max * max(m, n) * eps: singular values below it are
+    rounding noise, so the numerical rank is ``(s > tolerance(s, shape)).sum()``."""
+    return (float(s[0]) if len(s) else 0.0) * max(shape) * np.finfo(float).eps
 
 
 def low_rank_from_svd(f: SVD, r: int) -> LowRank:

@@ -1,8 +1,6 @@
 """Pieces of the matrix-rank page: presets, LaTeX matrices with highlights, charts, and the
 cached picture. UI only; the mathematics is in core.rank."""
 
-from __future__ import annotations
-
 import functools
 import inspect
 import io
@@ -26,25 +24,8 @@ PRESETS = {
     "custom": "Your own matrix",
 }
 PRESET_OF = {label: preset for preset, label in PRESETS.items()}
-CURRICULUM = [[1, 2, 3], [0, 4, 2], [2, 6, 5]]
 HIGHLIGHT = "#e8590c"  # the changed row; readable on light and dark backgrounds
 KEPT, DROPPED = "#1c7ed6", "#adb5bd"
-
-
-def build(preset: str, m: int, n: int, r: int, seed: int, text: str):
-    """The preset's matrix as exact Fractions, and (B, A) for the product preset."""
-    if preset == "curriculum":
-        return core.to_fractions(CURRICULUM), None
-    if preset == "outer":
-        return core.to_fractions(np.outer([1, 2, 3], [4, 1, 5, 6])), None
-    if preset == "zero":
-        return core.to_fractions(np.zeros((m, n), dtype=int)), None
-    if preset == "random":
-        return core.to_fractions(core.random_matrix(m, n, min(r, m, n), seed)), None
-    if preset == "product":
-        B, A = core.random_factors(m, r, n, seed)
-        return core.to_fractions(B @ A), (B, A)
-    return core.parse_matrix(text), None
 
 
 def size_controls(preset: str) -> tuple[int, int, int, int]:
@@ -76,19 +57,18 @@ def step_controls(last: int, matrix_text: str) -> int:
         return 0
     c1, c2, c3 = st.columns([2, 2, 7], vertical_alignment="bottom")
     i = c3.slider("Step", 0, last, key="rank_step", bind="query-params")
-    buttons = [
-        (c1, "Back", "rank_prev", -1, "arrow_back", i == 0),
-        (c2, "Next", "rank_next", 1, "arrow_forward", i == last),
-    ]
-    for column, text, key, delta, icon, disabled in buttons:
+    for column, label, delta, icon in (
+        (c1, "Back", -1, "arrow_back"),
+        (c2, "Next", 1, "arrow_forward"),
+    ):
         column.button(
-            text,
-            key=key,
+            label,
+            key=f"rank_{label.lower()}",
+            icon=f":material/{icon}:",
             on_click=move_step,
             args=(delta, last),
+            disabled=not 0 <= i + delta <= last,
             width="stretch",
-            icon=f":material/{icon}:",
-            disabled=disabled,
         )
     return i
 
@@ -204,11 +184,6 @@ def product_singular_values(d: int, r: int) -> np.ndarray:
     return np.linalg.svd((B @ A).astype(float), compute_uv=False)
 
 
-def tolerance(s: np.ndarray, shape: tuple[int, int]) -> float:
-    """numpy's matrix_rank tolerance: singular values below it are rounding noise, i.e. 0."""
-    return (float(s[0]) if len(s) else 0.0) * max(shape) * np.finfo(float).eps
-
-
 def low_rank_view(f: core.SVD, approx: core.LowRank) -> None:
     """Singular values, M and M_r side by side, the error and the storage, with numbers."""
     k, (m, n) = approx.r, f.M.shape
@@ -219,7 +194,7 @@ def low_rank_view(f: core.SVD, approx: core.LowRank) -> None:
         show(heatmap(f.M, "M", -top, top, 360), key="rank_heat_m")
     with right:
         show(heatmap(approx.matrix, f"Rank-{k} approximation", -top, top, 360), key="rank_heat_r")
-    tol = tolerance(f.s, f.M.shape)
+    tol = core.tolerance(f.s, f.M.shape)
     dropped = " + ".join(f"{s:.3g}^2" if s > tol else "0^2" for s in f.s[k:]) or "0"
     error = approx.error if approx.error > tol else 0
     st.latex(rf"\|M - M_{{{k}}}\|_F = \sqrt{{{dropped}}} = {error:.4g}")
@@ -235,20 +210,17 @@ def picture_view(k: int) -> None:
     height, width = picture.M.shape
     image, error = picture_approx(k)
     left, right = st.columns(2)
-    shown = [
-        (
-            left,
-            (ASSETS / "rank_picture.png").read_bytes(),
-            f"Original: {height} × {width} = {height * width:,}",
-        ),
-        (right, image, f"Rank {k}: {k} · ({height} + {width}) = {k * (height + width):,}"),
-    ]
-    for column, pixels, caption in shown:
-        column.image(pixels, caption=f"{caption} numbers", width="stretch", output_format="PNG")
+    png = dict(width="stretch", output_format="PNG")
+    original = (ASSETS / "rank_picture.png").read_bytes()
+    left.image(
+        original, caption=f"Original: {height} × {width} = {height * width:,} numbers", **png
+    )
+    stored = k * (height + width)
+    right.image(image, caption=f"Rank {k}: {k} · ({height} + {width}) = {stored:,} numbers", **png)
     relative = error / np.linalg.norm(picture.s)
     st.markdown(
         f"Relative error ‖M − M_r‖ / ‖M‖ = **{relative:.1%}**, storage "
-        f"**{k * (height + width) / (height * width):.1%}** of the picture."
+        f"**{stored / (height * width):.1%}** of the picture."
     )
     show(
         singular_value_bars(
@@ -261,7 +233,7 @@ def picture_view(k: int) -> None:
 def lora_view(d: int, r: int) -> None:
     """A random d x d product B (d, r) A (r, d): its numerical rank and its storage."""
     s = product_singular_values(d, r)
-    numerical_rank = int((s > tolerance(s, (d, d))).sum())
+    numerical_rank = int((s > core.tolerance(s, (d, d))).sum())
     st.latex(
         rf"B\,({d} \times {r})\;A\,({r} \times {d}):\quad "
         rf"\operatorname{{rank}}(BA) = {numerical_rank} \le r = {r}"

@@ -26,13 +26,13 @@ with shareable_state("rank"):
     if preset == "custom":
         text = st.text_area(
             "Rows on separate lines, entries separated by spaces: 3, -1/2, 0.25",
-            core.to_text(parts.CURRICULUM),
+            core.to_text(core.CURRICULUM),
             key="rank_matrix",
             height=160,
             bind="query-params",
         )
     try:
-        M, factors = parts.build(preset, m, n, r, seed, text)
+        M, factors = core.preset(preset, m, n, r, seed, text)
     except ValueError as error:
         M, factors = None, None
         st.error(f"That matrix cannot be used: {error}.", icon=":material/error:")

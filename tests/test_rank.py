@@ -8,8 +8,10 @@ import pytest
 import sympy
 
 from core.rank import (
+    CURRICULUM,
     low_rank_approx,
     parse_matrix,
+    preset,
     random_factors,
     random_matrix,
     rank,
@@ -17,6 +19,7 @@ from core.rank import (
     rref,
     to_fractions,
     to_text,
+    tolerance,
 )
 
 F = Fraction
@@ -291,3 +294,24 @@ def test_low_rank_rejects_bad_r(r):
 def test_low_rank_rejects_bad_matrices(M, message):
     with pytest.raises(ValueError, match=message):
         low_rank_approx(M, 1)
+
+
+def test_presets_are_the_lessons_matrices():
+    assert preset("curriculum") == (to_fractions(CURRICULUM), None)
+    outer, _ = preset("outer")
+    assert sympy.Matrix(outer) == sympy.Matrix([1, 2, 3]) * sympy.Matrix([[4, 1, 5, 6]])
+    assert preset("zero", 2, 3)[0] == ((0, 0, 0), (0, 0, 0))
+    assert sympy.Matrix(preset("random", 6, 5, 9, seed=2)[0]).rank() == 5  # capped at min(m, n)
+    M, (B, A) = preset("product", 6, 7, 2, seed=3)
+    assert B.shape == (6, 2) and A.shape == (2, 7) and M == to_fractions(B @ A)
+    assert preset("custom", text="1/2 1") == (((F(1, 2), F(1)),), None)
+    with pytest.raises(ValueError, match="unknown preset 'identity'"):
+        preset("identity")
+
+
+def test_tolerance_gives_numpys_numerical_rank():
+    rng = np.random.default_rng(3)
+    for r in range(6):
+        M = rng.normal(size=(30, r)) @ rng.normal(size=(r, 40))  # (30, 40), rank r
+        s = np.linalg.svd(M, compute_uv=False)
+        assert int((s > tolerance(s, M.shape)).sum()) == np.linalg.matrix_rank(M) == r

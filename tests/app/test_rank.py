@@ -77,10 +77,10 @@ def test_curriculum_example_step_by_step():
     assert "pivot columns: 1, 2, 3" in at.success[0].value
     assert "transpose, reduced the same way, has rank 3" in at.success[0].value
     assert at.button(key="rank_next").disabled
-    at.button(key="rank_prev").click().run()
+    at.button(key="rank_back").click().run()
     assert at.slider(key="rank_step").value == 1 and not at.metric
-    at.button(key="rank_prev").click().run()
-    assert at.slider(key="rank_step").value == 0 and at.button(key="rank_prev").disabled
+    at.button(key="rank_back").click().run()
+    assert at.slider(key="rank_step").value == 0 and at.button(key="rank_back").disabled
 
 
 def test_reduced_form_of_the_curriculum_example_is_the_identity():
