@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from concurrent.futures.process import BrokenProcessPool
 from functools import cache
 
 import numpy as np
@@ -24,6 +25,10 @@ BLOCKSIZES = (4, 8, 16, 32, 64, 128, 256, 512)
 DEFAULT_TEXT = "0.12, -0.5, 0.02, 0.9, -0.08, 1.7, -1.2, 0.33"
 DEFAULT_MATRIX = "model.layers.0.self_attn.q_proj.weight"
 TABLE_ROWS = 64
+ERROR_COLUMNS = {
+    "MSE": st.column_config.NumberColumn(format="scientific"),
+    "max |error|": st.column_config.NumberColumn(format="scientific"),
+}
 CHART_POINTS = 2000
 
 
@@ -158,7 +163,7 @@ def charts(x: np.ndarray, result: Q.Quantized, method: str) -> None:
     labels = [f"{v:+.2f}" for v in result.code] if result.code is not None else codes
     used = int(np.count_nonzero(counts))
     bars = dict(type="bar", x=labels, y=counts, name="values")
-    title = f"Values per code: {used} of {codes.size} codes used"
+    title = f"Values per code ({used} of {codes.size} used)"
     fig = _figure([bars], title, "code q", "how many values", type="category")
     left.plotly_chart(fig, theme="streamlit", key="quant_codes_chart")
     step = max(1, x.size // CHART_POINTS)
@@ -167,9 +172,7 @@ def charts(x: np.ndarray, result: Q.Quantized, method: str) -> None:
     identity = dict(type="scatter", x=[lo, hi], y=[lo, hi], mode="lines", name="no error",
                     line=dict(dash="dot"))  # fmt: skip
     points = dict(type="scatter", x=x[::step], y=x_hat[::step], mode="markers", name="x -> x_hat")
-    fig = _figure(
-        [identity, points], f"Where each value lands ({method})", "x", "x_hat (dequantized)"
-    )
+    fig = _figure([identity, points], "Where x lands: x_hat", "x", "x_hat (dequantized)")
     right.plotly_chart(fig, theme="streamlit", key="quant_grid_chart")
 
 
@@ -236,9 +239,24 @@ def sizes_table(n_params: float, blocksize: int) -> pd.DataFrame:
     )
 
 
+@st.cache_resource(show_spinner=False)
+def _checker():
+    """One worker process for the cross-check. torch and bitsandbytes load there, never in
+    the app's server: their first import holds the interpreter for seconds, long enough for
+    the browser to report a lost connection."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+
+
 @st.cache_data(show_spinner="Loading torch and bitsandbytes ...", max_entries=64)
 def cross_check(method: str, x: np.ndarray, bits: int, blocksize: int) -> Q.CrossCheck:
-    return Q.cross_check(method, x, bits, blocksize)
+    try:
+        return _checker().submit(Q.cross_check, method, x, bits, blocksize).result(timeout=600)
+    except BrokenProcessPool:
+        _checker.clear()  # the worker died (e.g. out of memory): start a fresh one next time
+        raise
 
 
 def formulas(method: str, x: np.ndarray, result: Q.Quantized) -> list[str]:
