@@ -64,8 +64,8 @@ if check:
         verdict = parts.cross_check(method, x, bits, blocksize)
         show = st.success if verdict.agrees else (st.info if verdict.total == 0 else st.warning)
         show(str(verdict), icon=":material/fact_check:")
-    except Exception as err:  # the reference libraries run in a worker process
-        st.warning(f"The cross-check could not run: {err!r}", icon=":material/warning:")
+    except Exception as exc:  # the reference libraries run in a worker process
+        st.warning(f"The cross-check could not run: {exc!r}", icon=":material/warning:")
 
 parts.charts(x, result, method)
 st.caption(f"x -> q -> x_hat (first {min(x.size, parts.TABLE_ROWS)} of {x.size:,} values)")

@@ -193,3 +193,22 @@ def test_missing_model_shows_how_to_install(monkeypatch):
         assert "is not installed" in at.error[0].value
     finally:
         parts._matrix_shapes.clear()
+
+
+def test_a_failing_cross_check_is_a_warning_and_the_page_goes_on(monkeypatch):
+    def broken(*args):
+        raise RuntimeError("worker died")
+
+    monkeypatch.setattr(parts, "cross_check", broken)
+    at = page(quant_method="NF4", quant_check="true", quant_dq="true")
+    assert not at.exception
+    assert "worker died" in at.warning[0].value
+    assert any("the weights' MSE goes from" in m.value for m in at.markdown)
+
+
+def test_out_of_range_block_size_and_count_in_a_link_fall_back():
+    at = page(quant_source="Generate", quant_method="NF4", quant_block="0", quant_n="0")
+    assert not at.exception and len(at.error) == 0
+    assert "quant_block" in at.info[0].value and "quant_n" in at.info[0].value
+    assert at.select_slider(key="quant_block").value == 64
+    assert at.subheader[0].value == "NF4 on 256 values"
