@@ -171,84 +171,57 @@ def _freeze(A: list[list[Fraction]]) -> Matrix:
     return tuple(tuple(row) for row in A)
 
 
+def _subtract(k: int, c: Fraction, i: int) -> str:
+    """The operation Rk -> Rk - c*Ri, sign outside: c = -1/2 reads R3 -> R3 + (1/2)*R1."""
+    term = f"R{i + 1}" if abs(c) == 1 else f"{_coef(abs(c))}*R{i + 1}"
+    return f"R{k + 1} -> R{k + 1} {'-' if c > 0 else '+'} {term}"
+
+
 def _reduce(M: Matrix, reduced: bool) -> list[Step]:
     A = [list(row) for row in M]  # (m, n), changed in place
     m, n = len(A), len(A[0])
     steps = [Step("start", "the matrix as given", _freeze(A), None)]
+
+    def record(op: str, why: str, pivot: tuple[int, int], rows: tuple[int, ...]) -> None:
+        steps.append(Step(op, why, _freeze(A), pivot, rows))
+
+    def eliminate(k: int, i: int, j: int, why: str) -> None:
+        c = A[k][j] / A[i][j]
+        A[k] = [a - c * b for a, b in zip(A[k], A[i], strict=True)]  # Rk -> Rk - c*Ri
+        assert A[k][j] == 0
+        record(_subtract(k, c, i), why, (i, j), (k,))
+
+    # 1. forward: in each column, bring a non-zero entry up as the pivot, zero those below it
     pivots: list[tuple[int, int]] = []
-    # 1. forward elimination: for each column, find a pivot, zero the entries below it
     for j in range(n):
-        i = len(pivots)
-        if i == m:
-            break
+        i = len(pivots)  # the row the next pivot goes to
         below = [k for k in range(i, m) if A[k][j] != 0]
         if not below:
             continue  # no pivot in this column: a free column
-        if below[0] != i:
-            k = below[0]
+        if (k := below[0]) != i:
             A[i], A[k] = A[k], A[i]
-            steps.append(
-                Step(
-                    f"R{i + 1} <-> R{k + 1}",
-                    f"row {i + 1} has a zero in column {j + 1}; row {k + 1} does not, so swap them "
-                    f"to bring a pivot up",
-                    _freeze(A),
-                    (i, j),
-                    (i, k),
-                )
-            )
+            why = f"row {i + 1} has a zero in column {j + 1} and row {k + 1} does not: swap them"
+            record(f"R{i + 1} <-> R{k + 1}", why, (i, j), (i, k))
         for k in range(i + 1, m):
-            if A[k][j] == 0:
-                continue
-            c = A[k][j] / A[i][j]
-            A[k] = [a - c * b for a, b in zip(A[k], A[i], strict=True)]
-            assert A[k][j] == 0
-            sign = "-" if c > 0 else "+"
-            term = f"R{i + 1}" if abs(c) == 1 else f"{_coef(abs(c))}*R{i + 1}"
-            steps.append(
-                Step(
-                    f"R{k + 1} -> R{k + 1} {sign} {term}",
-                    f"make the entry in row {k + 1}, column {j + 1} zero, using the pivot "
-                    f"{fmt(A[i][j])} in row {i + 1}",
-                    _freeze(A),
-                    (i, j),
-                    (k,),
-                )
-            )
+            if A[k][j] != 0:
+                why = f"make the entry in row {k + 1}, column {j + 1} zero, using the pivot"
+                eliminate(k, i, j, f"{why} {fmt(A[i][j])} in row {i + 1}")
         pivots.append((i, j))
+        if len(pivots) == m:
+            break
     if not reduced:
         return steps
-    # 2. backward: scale each pivot to 1, then zero the entries above it (bottom pivot first)
+    # 2. backward (Gauss-Jordan), bottom pivot first: scale the pivot to 1, zero those above
     for i, j in reversed(pivots):
         if A[i][j] != 1:
             c = 1 / A[i][j]
             A[i] = [c * a for a in A[i]]
-            steps.append(
-                Step(
-                    f"R{i + 1} -> {_coef(c)}*R{i + 1}",
-                    f"scale row {i + 1} so that its pivot in column {j + 1} is 1",
-                    _freeze(A),
-                    (i, j),
-                    (i,),
-                )
-            )
+            why = f"scale row {i + 1} so that its pivot in column {j + 1} is 1"
+            record(f"R{i + 1} -> {_coef(c)}*R{i + 1}", why, (i, j), (i,))
         for k in range(i):
-            if A[k][j] == 0:
-                continue
-            c = A[k][j]
-            A[k] = [a - c * b for a, b in zip(A[k], A[i], strict=True)]
-            sign = "-" if c > 0 else "+"
-            term = f"R{i + 1}" if abs(c) == 1 else f"{_coef(abs(c))}*R{i + 1}"
-            steps.append(
-                Step(
-                    f"R{k + 1} -> R{k + 1} {sign} {term}",
-                    f"make the entry in row {k + 1}, column {j + 1} zero, above the pivot "
-                    f"in row {i + 1}",
-                    _freeze(A),
-                    (i, j),
-                    (k,),
-                )
-            )
+            if A[k][j] != 0:
+                why = f"make the entry in row {k + 1}, column {j + 1} zero, above the pivot"
+                eliminate(k, i, j, f"{why} in row {i + 1}")
     return steps
 
 

@@ -82,7 +82,7 @@ with shareable_state("rank"):
         else:
             st.caption("Step to the end to read off the rank.")
         st.markdown(read_asset("rank_steps.md"))
-        parts.show_code(core.row_reduce, core._reduce)
+        parts.show_code(core.row_reduce, core._reduce, core._subtract)
 
         st.header("3. Low rank: keep the largest singular values")
         f = core.svd(M)
