@@ -4,7 +4,15 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.params import dense_layers
+from core.params import (
+    ARCHITECTURES,
+    BITS_PER_PARAM,
+    ModelSize,
+    dense_layers,
+    model_size,
+    param_breakdown,
+)
+from pages._ui import fmt_bytes
 
 MAX_DRAWN = 12  # widest layer the diagram draws; wider networks get the table only
 
@@ -60,4 +68,57 @@ def network_figure(sizes: tuple[int, ...]) -> go.Figure | None:
     fig.update_layout(showlegend=False)
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
+    return fig
+
+
+@st.cache_data(max_entries=32)
+def config_table(name: str) -> pd.DataFrame:
+    arch = ARCHITECTURES[name]
+    config = {
+        "hidden size d": arch.hidden_size,
+        "MLP size": arch.intermediate_size,
+        "layers": arch.num_layers,
+        "attention heads": arch.num_heads,
+        "key-value heads": arch.num_kv_heads,
+        "head size": arch.head_dim,
+        "vocabulary": arch.vocab_size,
+        "tied embeddings": "yes" if arch.tie_embeddings else "no",
+        "attention biases": "yes" if arch.attention_bias or arch.model_type == "qwen2" else "no",
+    }
+    return pd.DataFrame({"config.json": list(config), "value": [str(v) for v in config.values()]})
+
+
+@st.cache_resource(max_entries=32)
+def breakdown_figure(name: str) -> go.Figure:
+    b = param_breakdown(ARCHITECTURES[name])
+    pieces = {"embeddings": b.embeddings, "attention": b.attention, "MLP": b.mlp,
+              "norms": b.norms, "output head": b.lm_head}  # fmt: skip
+    fig = go.Figure(
+        go.Bar(x=list(pieces), y=[v / 1e9 for v in pieces.values()],
+               text=[f"{v / 1e9:.3f} B" for v in pieces.values()], textposition="outside")
+    )  # fmt: skip
+    fig.update_layout(title=f"Where {name}'s parameters are", yaxis_title="billions")
+    return fig
+
+
+def size_table(sizes: list[ModelSize]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "datatype": [s.dtype for s in sizes],
+            "bits per parameter": [f"{BITS_PER_PARAM[s.dtype]:g}" for s in sizes],
+            "bytes per parameter": [f"{s.bytes_per_param:g}" for s in sizes],
+            "size (GB, 10⁹ B)": [f"{s.gb:,.2f}" for s in sizes],
+            "size (1 GB = 1024³ B)": [fmt_bytes(s.bytes) for s in sizes],
+        }
+    )
+
+
+@st.cache_resource(max_entries=64)
+def size_figure(billions: float) -> go.Figure:
+    sizes = [model_size(billions * 1e9, dtype) for dtype in BITS_PER_PARAM]
+    fig = go.Figure(
+        go.Bar(x=[s.dtype for s in sizes], y=[s.gb for s in sizes],
+               text=[f"{s.gb:,.1f}" for s in sizes], textposition="outside")
+    )  # fmt: skip
+    fig.update_layout(title=f"Weights of a {billions:g} B-parameter model", yaxis_title="GB")
     return fig

@@ -1,13 +1,11 @@
 """Parameters and sizes: the notes' layer counter, real models' parameter counts from their
 published configs, and bytes per parameter per datatype."""
 
-import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from core import params as core
 from pages import _parameters_parts as parts
-from pages._ui import fmt_bytes, plot, read_asset, shareable_state, show_code
+from pages._ui import plot, read_asset, shareable_state, show_code
 
 st.title("Parameters and sizes")
 st.markdown(read_asset("parameters.md"))
@@ -53,41 +51,10 @@ with shareable_state("params"):
     c2.metric("Exact count", f"{n_params:,}")
     c3.metric("Decoder layers", arch.num_layers)
     st.caption(f"Source: {arch.source}.")
-    config = {
-        "hidden size d": arch.hidden_size,
-        "MLP size": arch.intermediate_size,
-        "layers": arch.num_layers,
-        "attention heads": arch.num_heads,
-        "key-value heads": arch.num_kv_heads,
-        "head size": arch.head_dim,
-        "vocabulary": arch.vocab_size,
-        "tied embeddings": "yes" if arch.tie_embeddings else "no",
-        "attention biases": "yes" if arch.attention_bias or arch.model_type == "qwen2" else "no",
-    }
     left, right = st.columns([2, 3])
-    left.dataframe(
-        pd.DataFrame({"config.json": list(config), "value": [str(v) for v in config.values()]}),
-        hide_index=True,
-        key="params_config_table",
-    )
-    pieces = {
-        "embeddings": breakdown.embeddings,
-        "attention": breakdown.attention,
-        "MLP": breakdown.mlp,
-        "norms": breakdown.norms,
-        "output head": breakdown.lm_head,
-    }
+    left.dataframe(parts.config_table(name), hide_index=True, key="params_config_table")
     with right:
-        fig = go.Figure(
-            go.Bar(
-                x=list(pieces),
-                y=[v / 1e9 for v in pieces.values()],
-                text=[f"{v / 1e9:.3f} B" for v in pieces.values()],
-                textposition="outside",
-            )
-        )
-        fig.update_layout(title=f"Where {name}'s parameters are", yaxis_title="billions")
-        plot(fig, height=380, key="params_breakdown_chart")
+        plot(parts.breakdown_figure(name), height=380, key="params_breakdown_chart")
     shapes = core.linear_shapes(arch)
     st.markdown(
         "One decoder layer's weight matrices (d_out × d_in): "
@@ -120,29 +87,8 @@ with shareable_state("params"):
         rf"{billions:g}\times10^9 \text{{ parameters}} \times 4 \text{{ B}} = "
         rf"{fp32.gb:,.1f} \text{{ GB}} = {fp32.gib:,.1f} \text{{ GiB}}".replace(",", "{,}")
     )
-    st.dataframe(
-        pd.DataFrame(
-            {
-                "datatype": [s.dtype for s in sizes_by_dtype],
-                "bits per parameter": [f"{core.BITS_PER_PARAM[s.dtype]:g}" for s in sizes_by_dtype],
-                "bytes per parameter": [f"{s.bytes_per_param:g}" for s in sizes_by_dtype],
-                "size (GB, 10⁹ B)": [f"{s.gb:,.2f}" for s in sizes_by_dtype],
-                "size (1 GB = 1024³ B)": [fmt_bytes(s.bytes) for s in sizes_by_dtype],
-            }
-        ),
-        hide_index=True,
-        key="params_size_table",
-    )
-    fig = go.Figure(
-        go.Bar(
-            x=[s.dtype for s in sizes_by_dtype],
-            y=[s.gb for s in sizes_by_dtype],
-            text=[f"{s.gb:,.1f}" for s in sizes_by_dtype],
-            textposition="outside",
-        )
-    )
-    fig.update_layout(title=f"Weights of a {billions:g} B-parameter model", yaxis_title="GB")
-    plot(fig, height=380, key="params_size_chart")
+    st.dataframe(parts.size_table(sizes_by_dtype), hide_index=True, key="params_size_table")
+    plot(parts.size_figure(billions), height=380, key="params_size_chart")
     st.markdown(read_asset("parameters_bytes.md"))
 
 show_code(core.mlp_param_count, core.param_breakdown, core.model_size)
