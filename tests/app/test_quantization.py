@@ -212,3 +212,23 @@ def test_out_of_range_block_size_and_count_in_a_link_fall_back():
     assert "quant_block" in at.info[0].value and "quant_n" in at.info[0].value
     assert at.select_slider(key="quant_block").value == 64
     assert at.subheader[0].value == "NF4 on 256 values"
+
+
+def test_the_page_never_imports_torch_in_the_app_process():
+    """Real weights come through numpy; the cross-check loads torch in a worker process."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from streamlit.testing.v1 import AppTest; "
+        f"at = AppTest.from_file({PAGE!r}, default_timeout=300); "
+        "at.query_params['quant_source'] = 'SmolLM2 weights'; at.run(); "
+        "before = 'torch' in sys.modules; "
+        "at.selectbox(key='quant_method').set_value('NF4'); at.toggle(key='quant_check').set_value(True); "
+        "at.run(); print(before, 'torch' in sys.modules, at.success[0].value)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
+    assert out.stdout.split()[:2] == ["False", "False"], out.stderr[-2000:]
+    assert "576 of 576 codes identical" in out.stdout
