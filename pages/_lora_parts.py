@@ -5,7 +5,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from core.lora import LoRALinear, lora_init
+from core.lora import LoRALinear, lora_init, lora_param_count
 
 RANKS = [1, 2, 4, 8, 16, 32, 64, 128, 256]  # a logarithmic rank slider
 TARGETS = {
@@ -75,14 +75,44 @@ def heatmaps(lora: LoRALinear) -> go.Figure:
     return fig
 
 
+@st.cache_resource(max_entries=128)
+def count_figure(d: int, k: int, r: int) -> go.Figure:
+    """LoRA's r·(d + k) for every rank on the slider, against the full d·k (log scale)."""
+    full = d * k
+    counts = [lora_param_count(d, k, x) for x in RANKS]
+    fig = go.Figure(
+        go.Bar(
+            x=[str(x) for x in RANKS],
+            y=counts,
+            name="LoRA r·(d+k)",
+            marker_color=["#e4572e" if x == r else "#4c78a8" for x in RANKS],
+            text=[f"{c:,}" for c in counts],
+            textposition="outside",
+        )
+    )
+    fig.add_hline(
+        y=full,
+        line_dash="dash",
+        annotation_text=f"full d·k = {full:,}",
+        annotation_position="bottom left",
+    )
+    fig.update_layout(
+        title="Trainable parameters of one matrix",
+        xaxis_title="rank r",
+        xaxis_type="category",
+        yaxis_type="log",
+        yaxis_title="parameters (log scale)",
+        yaxis_range=[np.log10(min(counts + [full])) - 0.3, np.log10(max(counts + [full])) + 0.4],
+    )
+    return fig
+
+
 def tex_int(n: int) -> str:
     """12345 -> 12{,}345 (a thousands comma that LaTeX does not space out)."""
     return f"{n:,}".replace(",", "{,}")
 
 
 def count_rows(shapes: dict, targets, r: int, layers: int) -> list[dict]:
-    from core.lora import lora_param_count
-
     return [
         {
             "module": t,

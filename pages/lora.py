@@ -2,7 +2,6 @@
 merging, and the trainable parameters of a whole model for chosen target modules."""
 
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 
 from core import lora as core
@@ -34,32 +33,7 @@ with shareable_state("lora"):
             "when r is much smaller than d and k.",
             icon=":material/info:",
         )
-    counts = [core.lora_param_count(d, k, x) for x in parts.RANKS]
-    fig = go.Figure(
-        go.Bar(
-            x=[str(x) for x in parts.RANKS],
-            y=counts,
-            name="LoRA r·(d+k)",
-            marker_color=["#e4572e" if x == r else "#4c78a8" for x in parts.RANKS],
-            text=[f"{c:,}" for c in counts],
-            textposition="outside",
-        )
-    )
-    fig.add_hline(
-        y=full,
-        line_dash="dash",
-        annotation_text=f"full d·k = {full:,}",
-        annotation_position="bottom left",
-    )
-    fig.update_layout(
-        title="Trainable parameters of one matrix",
-        xaxis_title="rank r",
-        xaxis_type="category",
-        yaxis_type="log",
-        yaxis_title="parameters (log scale)",
-        yaxis_range=[np.log10(min(counts + [full])) - 0.3, np.log10(max(counts + [full])) + 0.4],
-    )
-    plot(fig, height=380, key="lora_count_chart")
+    plot(parts.count_figure(d, k, r), height=380, key="lora_count_chart")
 
     st.header("2. Alpha and the scaling α/r")
     rule = st.toggle("Rule of thumb α = 2r", value=True, key="lora_alpha_rule", bind="query-params")
