@@ -39,7 +39,8 @@ def size_controls(preset: str) -> tuple[int, int, int, int]:
     if preset == "zero":
         return int(m), int(n), 0, 0
     label = "Inner size r" if preset == "product" else "Rank r"
-    r = c3.number_input(label, 0, 8, 2, key="rank_target", bind="query-params")
+    low = 1 if preset == "product" else 0  # B (d, 0) would be an empty matrix
+    r = c3.number_input(label, low, 8, 2, key="rank_target", bind="query-params")
     seed = c4.number_input("Random seed", 0, 9999, 0, key="rank_seed", bind="query-params")
     if preset == "random" and r > min(m, n):
         st.caption(f"A {m} × {n} matrix has rank at most min(m, n) = {min(m, n)}.")

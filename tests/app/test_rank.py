@@ -149,6 +149,12 @@ def test_product_preset_has_rank_at_most_r():
     assert shown_rank(at) == M.rank() <= 2
 
 
+def test_product_inner_size_starts_at_one():
+    at = load(rank_preset="Product B·A", rank_target="0")
+    assert at.number_input(key="rank_target").value == 2  # the default: r = 0 is refused
+    assert "rank_target" in at.info[0].value
+
+
 def test_own_matrix_with_fractions_and_decimals():
     at = load(rank_preset="Your own matrix")
     at.text_area(key="rank_matrix").input("1/2 0.25\n1 1/2").run()
