@@ -104,7 +104,8 @@ with shareable_state("lora"):
         m1, m2, m3 = st.columns(3)
         m1.metric(f"Trainable at r = {r}", f"{trainable:,}")
         m2.metric("Model parameters", f"{total:,}")
-        m3.metric("Trainable share", f"{trainable / total:.4%}")
+        # peft's trainable%: adapters over all parameters, adapters included
+        m3.metric("Trainable share", f"{trainable / (total + trainable):.4%}")
         st.dataframe(parts.count_rows(shapes, targets, r, arch.num_layers), hide_index=True)
         st.code(parts.peft_snippet(r, alpha, targets), language="python")
     st.markdown(read_asset("lora_model.md"))

@@ -24,8 +24,15 @@ def peft_trainable(arch, r, targets) -> int:
 
 
 def test_llama2_7b_r8_q_v_is_4194304():
+    from transformers import AutoModelForCausalLM
+
     arch = ARCHITECTURES["Llama-2 7B"]
     assert model_lora_param_count(arch, 8, ATTN) == 4_194_304 == peft_trainable(arch, 8, ATTN)
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(arch.to_hf_config())
+    model = get_peft_model(model, LoraConfig(r=8, target_modules=ATTN))
+    # what print_trainable_parameters() prints: trainable and all (adapters included)
+    assert model.get_nb_trainable_parameters() == (4_194_304, 6_738_415_616 + 4_194_304)
 
 
 @pytest.mark.parametrize(
