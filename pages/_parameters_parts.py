@@ -122,3 +122,17 @@ def size_figure(billions: float) -> go.Figure:
     )  # fmt: skip
     fig.update_layout(title=f"Weights of a {billions:g} B-parameter model", yaxis_title="GB")
     return fig
+
+
+@st.cache_resource(max_entries=32)
+def presets_figure(name: str) -> go.Figure:
+    """Every preset's parameter count on a log scale, the chosen one highlighted."""
+    names = list(ARCHITECTURES)
+    counts = [param_breakdown(ARCHITECTURES[n]).total / 1e9 for n in names]
+    fig = go.Figure(
+        go.Bar(x=names, y=counts, text=[f"{c:,.2f} B" for c in counts], textposition="outside",
+               marker_color=["#e4572e" if n == name else "#4c78a8" for n in names])
+    )  # fmt: skip
+    fig.update_layout(title="All the presets", yaxis_type="log", yaxis_title="billions (log scale)",
+                      yaxis_range=[-1.3, 2.8])  # fmt: skip
+    return fig

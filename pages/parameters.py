@@ -47,14 +47,20 @@ with shareable_state("params"):
     breakdown = core.param_breakdown(arch)
     n_params = breakdown.total
     c1, c2, c3 = st.columns(3)
-    c1.metric("Parameters", f"{n_params / 1e9:.2f} B")
+    c1.metric("In billions", f"{n_params / 1e9:.2f} B")
     c2.metric("Exact count", f"{n_params:,}")
     c3.metric("Decoder layers", arch.num_layers)
     st.caption(f"Source: {arch.source}.")
+    if arch.model_type == "gpt2":
+        st.caption(
+            "GPT-3 is built like GPT-2 (learned positions, LayerNorm, biases, tied embeddings); "
+            "counted that way its published shape gives 174.6 B, which the paper rounds to 175 B."
+        )
     left, right = st.columns([2, 3])
     left.dataframe(parts.config_table(name), hide_index=True, key="params_config_table")
     with right:
         plot(parts.breakdown_figure(name), height=380, key="params_breakdown_chart")
+    plot(parts.presets_figure(name), height=380, key="params_presets_chart")
     shapes = core.linear_shapes(arch)
     st.markdown(
         "One decoder layer's weight matrices (d_out × d_in): "
