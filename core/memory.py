@@ -215,15 +215,25 @@ def activation_bytes(arch, batch_size: int, seq_len: int, compute_dtype: str = "
     _check_positive_int("r", r)
     _check_choice("compute_dtype", compute_dtype, COMPUTE_DTYPES)
     _check_choice("attention", attention, ATTENTION)
+    layer = layer_activation_bytes(arch, seq_len, compute_dtype, attention, target_modules, r)
+    logits = logits_bytes(arch, batch_size, seq_len, compute_dtype)
+    tokens, L = batch_size * seq_len, arch.num_layers
+    if gradient_checkpointing:  # layer inputs + the one layer being recomputed
+        return tokens * (L * arch.hidden_size * BYTES[compute_dtype] + layer) + logits
+    return tokens * L * layer + logits
+
+
+def layer_activation_bytes(arch, seq_len: int, compute_dtype: str = "bf16",
+                           attention: str = "sdpa", target_modules=None, r: int = 16) -> int:
+    """a_layer of ``activation_bytes``: bytes saved per token in one decoder layer."""
     b_c = BYTES[compute_dtype]
     h, i = arch.hidden_size, arch.intermediate_size
     q, kv = arch.num_heads * arch.head_dim, arch.num_kv_heads * arch.head_dim
-    tokens = batch_size * seq_len
     mlp = 3 * i if arch.model_type != "gpt2" else i  # GPT-style: no gate, GELU keeps its input
-    layer = 8 * h  # 1. bytes per token per layer: the norms' fp32 inputs
-    if target_modules is None:
+    layer = 8 * h  # 1. the norms' fp32 inputs
+    if target_modules is None:  # 2. full: what the weight gradients need too
         layer += (4 * h + 2 * q + 2 * kv + mlp + i) * b_c
-    else:
+    else:  # 2'. adapters: only the gradient's path, plus each lora_A's input and output
         layer += (2 * q + 2 * kv + mlp) * b_c
         d_in = {name: shape[1] for name, shape in linear_shapes(arch).items()}
         if b_c == 4:  # no cast: lora_A saves the very tensor its layer reads
@@ -233,13 +243,15 @@ def activation_bytes(arch, batch_size: int, seq_len: int, compute_dtype: str = "
         else:
             layer += 4 * sum(d_in[t] for t in target_modules)
         layer += 4 * r * len(target_modules)
+    # 3. the attention's own state
     layer += arch.num_heads * seq_len * b_c if attention == "eager" else 4 * arch.num_heads
-    logits = tokens * arch.vocab_size * (b_c + 4 + (4 if b_c == 2 else 0))  # 2. the loss
-    if gradient_checkpointing:
-        kept = tokens * (arch.num_layers * h * b_c + layer)  # 3. layer inputs + one layer
-    else:
-        kept = tokens * arch.num_layers * layer
-    return kept + logits
+    return layer
+
+
+def logits_bytes(arch, batch_size: int, seq_len: int, compute_dtype: str = "bf16") -> int:
+    """The loss's share of ``activation_bytes``: b * s * V * (b_c + 4 + (4 if b_c = 2))."""
+    b_c = BYTES[compute_dtype]
+    return batch_size * seq_len * arch.vocab_size * (b_c + 4 + (4 if b_c == 2 else 0))
 
 
 def estimate_training_memory(arch, method, batch_size=1, seq_len=512, r=16,

@@ -1,0 +1,128 @@
+"""The QLoRA-and-memory page: controls by key, the displayed numbers equal core.memory's
+estimate for those settings, the notes' claim and code, bad input and link state."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.memory import GB, estimate_training_memory
+from core.params import ARCHITECTURES
+
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "qlora_memory.py")
+DEFAULTS = dict(batch_size=1, seq_len=512, r=16, target_modules=("q_proj", "v_proj"),
+                optimizer="adamw", gradient_checkpointing=False, compute_dtype="fp16",
+                double_quant=True)
+
+
+def _page(**query) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    for key, value in query.items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def _metric(at, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def _gb(name: str, method: str, **settings) -> str:
+    e = estimate_training_memory(ARCHITECTURES[name], method, **{**DEFAULTS, **settings})
+    return f"{e.total / GB:,.2f} GB"
+
+
+def test_opens_on_qlora_of_a_7b_model_with_the_notes_configuration():
+    at = _page()
+    assert not at.exception and not at.error
+    assert _metric(at, "Estimated peak memory") == _gb("Llama-2 7B", "qlora") == "7.21 GB"
+    assert _metric(at, "Trainable parameters") == "8,388,608"
+    assert _metric(at, "Smallest common GPU that fits") == "8 GB"
+    code = at.code[0].value
+    for line in ("load_in_4bit=True", "bnb_4bit_use_double_quant=True",
+                 'bnb_4bit_quant_type="nf4"', "bnb_4bit_compute_dtype=torch.float16",
+                 "r=16", "lora_alpha=32", 'target_modules=["q_proj", "v_proj"]'):
+        assert line in code
+    latex = " ".join(x.value for x in at.latex)
+    assert r"1 \cdot 512 \cdot 32 \cdot" in latex and r"\textbf{total} = 7.21" in latex
+
+
+def test_controls_change_the_numbers_to_the_core_estimate():
+    at = _page()
+    at.select_slider(key="mem_batch").set_value(4).run()
+    assert _metric(at, "Estimated peak memory") == _gb("Llama-2 7B", "qlora", batch_size=4)
+    at.toggle(key="mem_ckpt").set_value(True).run()
+    at.select_slider(key="mem_seq").set_value(2048).run()
+    at.selectbox(key="mem_optimizer").set_value("Paged AdamW 8-bit").run()
+    settings = dict(batch_size=4, gradient_checkpointing=True, seq_len=2048,
+                    optimizer="paged-adamw-8bit")
+    assert _metric(at, "Estimated peak memory") == _gb("Llama-2 7B", "qlora", **settings)
+    assert 'optim="paged_adamw_8bit"' in at.code[0].value
+    assert "use_gradient_checkpointing=True" in at.code[0].value
+    at.radio(key="mem_method").set_value("Full fine-tuning").run()
+    assert _metric(at, "Estimated peak memory") == _gb("Llama-2 7B", "full", **settings)
+    assert _metric(at, "Smallest common GPU that fits") == "80 GB"  # 8-bit states: 6 B/param
+    at.selectbox(key="mem_optimizer").set_value("AdamW (32-bit)").run()
+    settings["optimizer"] = "adamw"
+    assert _metric(at, "Estimated peak memory") == _gb("Llama-2 7B", "full", **settings)
+    assert _metric(at, "Smallest common GPU that fits") == "none (over 80 GB)"
+    assert "LoraConfig" not in at.code[0].value
+    at.radio(key="mem_method").set_value("LoRA").run()
+    at.selectbox(key="mem_preset").set_value("SmolLM2-135M").run()
+    at.select_slider(key="mem_rank").set_value(8).run()
+    at.multiselect(key="mem_targets").set_value(["q_proj", "k_proj", "v_proj", "o_proj"]).run()
+    settings.update(r=8, target_modules=("q_proj", "k_proj", "v_proj", "o_proj"))
+    assert 'optim="adamw_torch"' in at.code[0].value
+    assert _metric(at, "Estimated peak memory") == _gb("SmolLM2-135M", "lora", **settings)
+    assert 'from_pretrained("HuggingFaceTB/SmolLM2-135M"' in at.code[0].value
+
+
+def test_compute_dtype_and_double_quantization_reach_the_code_and_the_weights():
+    at = _page()
+    at.selectbox(key="mem_dtype").set_value("bf16").run()
+    at.toggle(key="mem_dq").set_value(False).run()
+    assert "bnb_4bit_compute_dtype=torch.bfloat16" in at.code[0].value
+    assert "bnb_4bit_use_double_quant=False" in at.code[0].value
+    assert "bf16=True" in at.code[0].value
+    assert _metric(at, "Estimated peak memory") == _gb(
+        "Llama-2 7B", "qlora", compute_dtype="bf16", double_quant=False)
+    assert any(r"\text{frozen}_{\text{nf4}}" in x.value for x in at.latex)
+
+
+def test_gpu_table_and_the_notes_claim():
+    at = _page()
+    gpus = at.dataframe[0].value
+    assert list(gpus["GPU memory"]) == ["8 GB", "12 GB", "16 GB", "24 GB", "40 GB", "48 GB", "80 GB"]
+    assert list(gpus["QLoRA"]) == ["✅ fits"] * 7
+    assert list(gpus["Full fine-tuning"]) == ["—"] * 7  # 108 GB
+    assert list(gpus["LoRA"]) == ["—", "—", "—"] + ["✅ fits"] * 4  # 16.6 GB
+    claims = at.dataframe[1].value
+    assert list(claims["estimate (GB)"]) == [31.1, 16.6, 7.2]
+    assert list(claims["holds"]) == ["✅ yes", "❌ no", "❌ no"]
+    by_batch = at.dataframe[2].value
+    assert list(by_batch["QLoRA 12-24 GB"]) == ["7.2", "10.0", "15.6 ✅", "26.8", "49.2"]
+    formats = at.dataframe[3].value
+    assert list(formats["format"]) == ["fp32", "fp16", "bf16", "int8", "nf4", "nf4-dq"]
+    assert list(formats["GB"])[-1] == "3.60"
+
+
+@pytest.mark.parametrize("preset, targets", [("Llama-2 7B", []), ("GPT-3 175B", ["gate_proj"])])
+def test_bad_target_modules_show_an_error_not_a_traceback(preset, targets):
+    at = _page()
+    at.selectbox(key="mem_preset").set_value(preset).run()
+    at.multiselect(key="mem_targets").set_value(targets).run()
+    assert not at.exception
+    assert len(at.error) == 1 and "target module" in at.error[0].value
+    at.multiselect(key="mem_targets").set_value(["q_proj"]).run()
+    assert not at.error and not at.exception
+
+
+def test_link_opens_that_state_and_bad_values_fall_back():
+    at = _page(mem_preset="Mistral 7B", mem_method="LoRA", mem_batch="8", mem_ckpt="true")
+    assert not at.exception and len(at.info) == 0
+    assert _metric(at, "Estimated peak memory") == _gb(
+        "Mistral 7B", "lora", batch_size=8, gradient_checkpointing=True)
+    at = _page(mem_batch="3", mem_method="prefix")
+    assert not at.exception
+    assert len(at.info) == 1
+    assert "mem_batch" in at.info[0].value and "mem_method" in at.info[0].value
+    assert _metric(at, "Estimated peak memory") == _gb("Llama-2 7B", "qlora")
