@@ -356,7 +356,7 @@ def parse_vector(text: str) -> np.ndarray:
             value = float(token)
         except ValueError:
             raise ValueError(f"'{token}' is not a number (item {i})") from None
-        if not math.isfinite(value) or abs(value) > np.finfo(np.float32).max:
+        if not math.isfinite(value) or abs(value) > float(np.finfo(np.float32).max):
             raise ValueError(f"'{token}' is not a finite float32 number (item {i})")
         values.append(value)
     return np.array(values, dtype=np.float32)
