@@ -93,7 +93,9 @@ with shareable_state("lora"):
     if arch.model_type == "gpt2":
         st.caption(
             "GPT-3 has no gate projection; its q, k, v live in one fused matrix, "
-            "counted here as three d × d pieces, as the LoRA paper does."
+            "counted here as three d × d pieces, as the LoRA paper does. In transformers' "
+            "GPT-2 layout the modules are named c_attn (q, k, v together), attn.c_proj (o), "
+            "c_fc (up) and mlp.c_proj (down); peft adapts c_attn as one (3d × d) matrix."
         )
     try:
         trainable = core.model_lora_param_count(arch, r, targets)
@@ -101,7 +103,7 @@ with shareable_state("lora"):
         st.error(f"Nothing to train: {error}.", icon=":material/error:")
     else:
         total = transformer_param_count(arch)
-        m1, m2, m3 = st.columns(3)
+        m1, m2, m3 = st.columns([2, 3, 2])
         m1.metric(f"Trainable at r = {r}", f"{trainable:,}")
         m2.metric("Model parameters", f"{total:,}")
         # peft's trainable%: adapters over all parameters, adapters included

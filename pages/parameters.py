@@ -46,7 +46,7 @@ with shareable_state("params"):
     arch = core.ARCHITECTURES[name]
     breakdown = core.param_breakdown(arch)
     n_params = breakdown.total
-    c1, c2, c3 = st.columns(3)
+    c1, c2, c3 = st.columns([2, 3, 2])
     c1.metric("In billions", f"{n_params / 1e9:.2f} B")
     c2.metric("Exact count", f"{n_params:,}")
     c3.metric("Decoder layers", arch.num_layers)
