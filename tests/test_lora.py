@@ -159,3 +159,14 @@ def test_init_follows_peft_distribution():
 def test_lora_init_rejects_bad_input(W0, r, alpha, match):
     with pytest.raises(ValueError, match=match):
         lora_init(W0, r, alpha, np.random.default_rng(0))
+
+
+def test_gpt_style_fused_c_attn_in_peft():
+    # what the page says about GPT-2/GPT-3 in peft: c_attn is one (3d x d) matrix
+    from dataclasses import replace
+
+    arch = replace(ARCHITECTURES["GPT-3 175B"], hidden_size=768, intermediate_size=3072,
+                   num_layers=2, num_heads=12, num_kv_heads=12, head_dim=64)  # fmt: skip
+    d = arch.hidden_size
+    assert peft_trainable(arch, 4, ["c_attn"]) == 2 * 4 * (d + 3 * d)
+    assert peft_trainable(arch, 4, ["c_fc"]) == model_lora_param_count(arch, 4, ["up_proj"])
