@@ -45,6 +45,11 @@ INTERACTIONS: dict[str, list[tuple[str, str, list]]] = {
                         ("selectbox", "quant_method", ["NF4", "absmax", "block-wise absmax"]),
                         ("slider", "quant_bits", [4, 6, 8]),
                         ("select_slider", "quant_block", [32, 128, 64])],
+    "qlora_memory.py": [("select_slider", "mem_batch", [4, 16, 1]),
+                        ("select_slider", "mem_seq", [2048, 128, 512]),
+                        ("radio", "mem_method", ["LoRA", "Full fine-tuning", "QLoRA"]),
+                        ("selectbox", "mem_preset", ["Mistral 7B", "SmolLM2-135M", "Llama-2 7B"]),
+                        ("toggle", "mem_ckpt", [True, False])],
 }
 
 BLANK = "import streamlit as st\nst.title('blank')\nst.slider('x', 0, 10, key='x')\n"

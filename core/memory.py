@@ -15,6 +15,7 @@ Units: bytes. 1 GB = 1024**3 bytes, as the curriculum defines it.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass
 
 from core.lora import model_lora_param_count
@@ -100,14 +101,15 @@ def weight_bytes(arch, fmt: str, keep_dtype: str = "fp16") -> int:
     if fmt == "int8":
         return sum(d_out * d_in + 4 * d_out for d_out, d_in in shapes) + rest
     total = 0
-    for d_out, d_in in shapes:
+    for (d_out, d_in), count in Counter(shapes).items():  # each distinct shape once
         n = d_out * d_in
         blocks = math.ceil(n / NF4_BLOCK)
-        total += math.ceil(n / 2) + NF4_CODE  # 1. packed codes + the NF4 table
+        matrix = math.ceil(n / 2) + NF4_CODE  # 1. packed codes + the NF4 table
         if fmt == "nf4":
-            total += 4 * blocks  # 2. fp32 absmax per block
+            matrix += 4 * blocks  # 2. fp32 absmax per block
         else:
-            total += blocks + 4 * math.ceil(blocks / DQ_BLOCK) + DQ_CONSTANTS  # 2'. 8-bit absmax
+            matrix += blocks + 4 * math.ceil(blocks / DQ_BLOCK) + DQ_CONSTANTS  # 2'. 8-bit absmax
+        total += count * matrix
     return total + rest
 
 

@@ -24,6 +24,13 @@ COLORS = {"weights": "#4c78a8", "gradients": "#f58518", "optimizer": "#e45756",
 CLAIM_ARCH = "Llama-2 7B"
 
 
+def md_table(columns: dict) -> str:
+    """A markdown table from {header: [values]} (a fraction of st.dataframe's cost)."""
+    rows = [list(columns), ["---"] * len(columns)]
+    rows += [list(map(str, row)) for row in zip(*columns.values(), strict=True)]
+    return "\n".join("| " + " | ".join(row) + " |" for row in rows)
+
+
 def gb(n: float) -> str:
     return f"{n / core.GB:,.2f}"
 
@@ -68,9 +75,11 @@ def formulas(arch, method: str, e: core.MemoryEstimate, s: dict) -> list[str]:
     return lines
 
 
+@st.cache_resource(show_spinner=False, max_entries=64)
 def stacked_bar(estimates: dict, chosen: str) -> go.Figure:
     """Full, LoRA and QLoRA side by side, one stack per component, GPU sizes as lines.
-    (Built from plain dicts: plotly's add_hline/add_annotation cost ~20 ms each.)"""
+    (Built from plain dicts: plotly's add_hline/add_annotation cost ~20 ms each; cached as
+    one shared object, which plot() only restyles the same way each time.)"""
     names = [METHODS[m] for m in estimates]
     bars = [dict(type="bar", x=names, y=[getattr(e, part) / core.GB for e in estimates.values()],
                  name=part, marker=dict(color=color),
@@ -101,14 +110,13 @@ def gpu_table(estimates: dict) -> dict:
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def claims_table(arch, settings: dict) -> tuple[list, dict]:
+def claims_table(arch, settings: dict) -> tuple[dict, dict]:
     """The notes' claims at these settings, and across batch sizes (18 estimates: cached)."""
     checks = core.check_claims(arch, **settings)
-    at_settings = [
-        {"claim": c.claim, "estimate (GB)": round(c.gb, 1),
-         "claimed (GB)": f"{c.low_gb:g}-{c.high_gb:g}", "holds": "✅ yes" if c.holds else "❌ no"}
-        for c in checks
-    ]
+    at_settings = {"claim": [c.claim for c in checks],
+                   "estimate (GB)": [f"{c.gb:.1f}" for c in checks],
+                   "claimed (GB)": [f"{c.low_gb:g}-{c.high_gb:g}" for c in checks],
+                   "holds": ["✅ yes" if c.holds else "❌ no" for c in checks]}
     by_batch = {"batch size": list(BATCHES[:5])}
     for i, c in enumerate(checks):
         column = []

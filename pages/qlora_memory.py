@@ -58,16 +58,16 @@ with st.expander("What each term means"):
 
 st.header("2. Full fine-tuning, LoRA and QLoRA side by side")
 plot(parts.stacked_bar(estimates, method), height=480, key="mem_chart")
-st.dataframe(parts.gpu_table(estimates), hide_index=True)
+st.markdown(parts.md_table(parts.gpu_table(estimates)))
 
 st.header(f"3. The notes' claim, checked on {parts.CLAIM_ARCH}")
 st.markdown(read_asset("qlora_memory_claim.md"))
 claim_arch = ARCHITECTURES[parts.CLAIM_ARCH]
 at_settings, by_batch = parts.claims_table(claim_arch, settings)
-st.dataframe(at_settings, hide_index=True)
+st.markdown(parts.md_table(at_settings))
 st.caption(f"The same estimates for batch sizes 1-16 (sequence length {seq_len}, the settings "
            "above; ✅ where the claim holds):")
-st.dataframe(by_batch, hide_index=True)
+st.markdown(parts.md_table(by_batch))
 
 st.header("4. The code for these settings")
 st.code(core.training_config_code(method, r, tuple(targets), dtype, double_quant, optimizer,
@@ -75,7 +75,9 @@ st.code(core.training_config_code(method, r, tuple(targets), dtype, double_quant
         language="python")
 
 st.header(f"5. The weights alone: {name} per format")
-st.dataframe(parts.format_table(arch), hide_index=True)
+st.markdown(parts.md_table(parts.format_table(arch)))
+st.caption("Bits per parameter of the whole model: int8 and NF4 quantize the attention and MLP "
+           "matrices; embeddings, norms and an untied output head stay in 16 bits.")
 st.markdown(read_asset("qlora_memory_why.md"))
 show_code(core.estimate_training_memory, core.activation_bytes, core.layer_activation_bytes,
           core.weight_bytes, core.optimizer_bytes)

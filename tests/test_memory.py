@@ -328,14 +328,9 @@ def _without_transients(arch, batch, seq, dtype, **kw) -> int:
         est -= batch * seq * arch.vocab_size * 4
     if kw.get("gradient_checkpointing"):
         plain = activation_bytes(arch, batch, seq, dtype, **{**kw, "gradient_checkpointing": False})
-        layer = (plain - _logits(arch, batch, seq, dtype)) // (batch * seq * arch.num_layers)
+        layer = (plain - memory.logits_bytes(arch, batch, seq, dtype)) // (batch * seq * arch.num_layers)
         est -= batch * seq * layer
     return est
-
-
-def _logits(arch, batch, seq, dtype) -> int:
-    b_c = memory.BYTES[dtype]
-    return batch * seq * arch.vocab_size * (b_c + 4 + (4 if b_c == 2 else 0))
 
 
 def test_fp32_weights_and_full_fine_tuning_activations_match_the_loaded_model(smol_dir, smol_arch):

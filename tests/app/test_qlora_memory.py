@@ -26,6 +26,13 @@ def _metric(at, label: str) -> str:
     return next(m.value for m in at.metric if m.label == label)
 
 
+def _table(at, first_header: str) -> dict:
+    """The markdown table whose first column is ``first_header``, as {header: [cells]}."""
+    text = next(m.value for m in at.markdown if m.value.startswith(f"| {first_header} |"))
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in text.splitlines()]
+    return {header: [row[i] for row in rows[2:]] for i, header in enumerate(rows[0])}
+
+
 def _gb(name: str, method: str, **settings) -> str:
     e = estimate_training_memory(ARCHITECTURES[name], method, **{**DEFAULTS, **settings})
     return f"{e.total / GB:,.2f} GB"
@@ -90,19 +97,21 @@ def test_compute_dtype_and_double_quantization_reach_the_code_and_the_weights():
 
 def test_gpu_table_and_the_notes_claim():
     at = _page()
-    gpus = at.dataframe[0].value
-    assert list(gpus["GPU memory"]) == ["8 GB", "12 GB", "16 GB", "24 GB", "40 GB", "48 GB", "80 GB"]
-    assert list(gpus["QLoRA"]) == ["✅ fits"] * 7
-    assert list(gpus["Full fine-tuning"]) == ["—"] * 7  # 108 GB
-    assert list(gpus["LoRA"]) == ["—", "—", "—"] + ["✅ fits"] * 4  # 16.6 GB
-    claims = at.dataframe[1].value
-    assert list(claims["estimate (GB)"]) == [31.1, 16.6, 7.2]
-    assert list(claims["holds"]) == ["✅ yes", "❌ no", "❌ no"]
-    by_batch = at.dataframe[2].value
-    assert list(by_batch["QLoRA 12-24 GB"]) == ["7.2", "10.0", "15.6 ✅", "26.8", "49.2"]
-    formats = at.dataframe[3].value
-    assert list(formats["format"]) == ["fp32", "fp16", "bf16", "int8", "nf4", "nf4-dq"]
-    assert list(formats["GB"])[-1] == "3.60"
+    gpus = _table(at, "GPU memory")
+    assert gpus["GPU memory"] == ["8 GB", "12 GB", "16 GB", "24 GB", "40 GB", "48 GB", "80 GB"]
+    assert gpus["QLoRA"] == ["✅ fits"] * 7
+    assert gpus["Full fine-tuning"] == ["—"] * 7  # 108 GB
+    assert gpus["LoRA"] == ["—", "—", "—"] + ["✅ fits"] * 4  # 16.6 GB
+    claims = _table(at, "claim")
+    assert claims["estimate (GB)"] == ["31.1", "16.6", "7.2"]
+    assert claims["holds"] == ["✅ yes", "❌ no", "❌ no"]
+    by_batch = _table(at, "batch size")
+    assert by_batch["QLoRA 12-24 GB"] == ["7.2", "10.0", "15.6 ✅", "26.8", "49.2"]
+    formats = _table(at, "format")
+    assert formats["format"] == ["fp32", "fp16", "bf16", "int8", "nf4", "nf4-dq"]
+    assert formats["GB"][-1] == "3.60" and formats["bits per parameter"][-1] == "4.590"
+    at.select_slider(key="mem_batch").set_value(4).run()
+    assert _table(at, "claim")["holds"] == ["❌ no", "❌ no", "✅ yes"]
 
 
 @pytest.mark.parametrize("preset, targets", [("Llama-2 7B", []), ("GPT-3 175B", ["gate_proj"])])
