@@ -69,7 +69,7 @@ def parse_layer_sizes(text: str) -> tuple[int, ...]:
         raise ValueError(f"layer list {text!r} is empty; expected widths such as 4-3-3-2-1")
     sizes = []
     for p in parts:
-        if not p.isdigit():
+        if not (p.isascii() and p.isdigit()):
             raise ValueError(f"layer width {p!r} is not a whole number; expected e.g. 4-3-3-2-1")
         sizes.append(int(p))
     dense_layers(sizes)  # validates

@@ -14,7 +14,7 @@ from core.params import (
 )
 from pages._ui import fmt_bytes
 
-MAX_DRAWN = 12  # widest layer the diagram draws; wider networks get the table only
+MAX_DRAWN = 12  # widest layer and most layers the diagram draws; bigger nets: table only
 
 
 def layer_table(sizes: tuple[int, ...]) -> pd.DataFrame:
@@ -32,7 +32,7 @@ def layer_table(sizes: tuple[int, ...]) -> pd.DataFrame:
 @st.cache_resource(max_entries=32)
 def network_figure(sizes: tuple[int, ...]) -> go.Figure | None:
     """Neurons as dots, one line per weight; each non-input neuron carries one bias."""
-    if max(sizes) > MAX_DRAWN:
+    if max(sizes) > MAX_DRAWN or len(sizes) > MAX_DRAWN:
         return None
     y = [[(n - 1) / 2 - i for i in range(n)] for n in sizes]  # centred columns of neurons
     edge_x, edge_y = [], []

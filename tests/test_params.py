@@ -63,6 +63,7 @@ def test_parse_layer_sizes(text, sizes):
         ("4", "at least two"),
         ("4-0-1", "positive"),
         ("4-2.5-1", "'2.5'"),
+        ("4-²-1", "'²'"),
     ],
 )
 def test_parse_layer_sizes_rejects_bad_lists(text, word):
