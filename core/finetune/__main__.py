@@ -1,0 +1,61 @@
+"""Command line: ``python -m core.finetune --method qlora --dataset orders --max-steps 60
+--output-dir runs/<id>``. Every ``FinetuneConfig`` field is a flag; ``--help`` lists them
+with their defaults. Exit status: 0 when the run finished or was stopped, 1 when it failed,
+2 for bad flags."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import MISSING, fields
+from pathlib import Path
+
+from core.finetune import FIELD_HELP, FinetuneConfig, now_iso, write_json_atomic
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m core.finetune",
+        description="Fine-tune a chat model with QLoRA, LoRA or full fine-tuning, evaluate it "
+                    "on the held-out split before and after, and write a run directory.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    for f in fields(FinetuneConfig):
+        default = f.default if f.default is not MISSING else None
+        if f.name == "target_modules":
+            kind, default = str, ",".join(default)
+        elif f.name == "output_dir":
+            kind, default = str, "runs/<UTC time>"
+        else:
+            kind = type(default)
+        p.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=kind, default=default,
+                       help=FIELD_HELP[f.name])
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    p = parser()
+    args = vars(p.parse_args(argv))
+    if args["output_dir"] == "runs/<UTC time>":
+        del args["output_dir"]
+    try:
+        config = FinetuneConfig(**args)
+    except ValueError as error:
+        if args.get("output_dir"):  # a page waiting on this run directory should hear why
+            run_dir = Path(args["output_dir"])
+            run_dir.mkdir(parents=True, exist_ok=True)
+            write_json_atomic(run_dir / "status.json", {
+                "state": "failed", "message": str(error), "phase": "", "step": 0,
+                "max_steps": args.get("max_steps") or 0, "pid": os.getpid(),
+                "started": now_iso(), "updated": now_iso()})
+        p.error(str(error))
+    from core.finetune.train import run
+
+    state = run(config)
+    print(f"{state}: {Path(config.output_dir).resolve()}")
+    return 0 if state in ("done", "stopped") else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
