@@ -143,7 +143,7 @@ def _padded_blocks(x: np.ndarray, blocksize: int) -> np.ndarray:
 # --- the schemes -------------------------------------------------------------------------
 
 
-def quantize_absmax(x, bits: int = 8) -> Quantized:
+def quantize_absmax(x, bits: int = 8, clip: float | None = None) -> Quantized:
     """Symmetric (signed) absmax quantization, the LLM.int8() convention.
 
         q_max = 2^(bits-1) - 1                  (127 at 8 bits)
@@ -153,16 +153,32 @@ def quantize_absmax(x, bits: int = 8) -> Quantized:
 
     Computed in float32 exactly as bitsandbytes' ``int8_vectorwise_quant`` does per row
     (``round(A * (127 / absmax))``, round half to even). An all-zero x gives scale 0, q 0.
+
+    ``clip`` (calibration): use this threshold instead of max|x|; values beyond it are
+    clamped to +-q_max. A finer grid for the many, a clipping error for the few.
     """
     x = as_vector(x)
     bits = _check_bits(bits)
     q_max = 2 ** (bits - 1) - 1
-    absmax = np.abs(x).max()
+    if clip is None:
+        absmax = np.abs(x).max()
+    elif isinstance(clip, (int, float, np.number)) and math.isfinite(clip) and clip >= 0:
+        absmax = np.float32(clip)
+    else:
+        raise ValueError(f"clip must be a finite threshold >= 0 or None, got {clip!r}")
     if absmax == 0:
         return Quantized(np.zeros(x.size, dtype=np.int32), 0.0, 0, bits)
-    q = np.rint(x * (np.float32(q_max) / absmax)).astype(np.int32)
-    assert np.abs(q).max() <= q_max
+    q = np.clip(np.rint(x * (np.float32(q_max) / absmax)), -q_max, q_max).astype(np.int32)
     return Quantized(q, float(absmax / np.float32(q_max)), 0, bits)
+
+
+def percentile_clip(x, percentile: float) -> float:
+    """The calibration threshold: the ``percentile``-th percentile of |x| (numpy's linear
+    interpolation); 100 gives max|x|, i.e. no clipping."""
+    x = as_vector(x)
+    if not (isinstance(percentile, (int, float, np.number)) and 0 < percentile <= 100):
+        raise ValueError(f"percentile must be in (0, 100], got {percentile!r}")
+    return float(np.percentile(np.abs(x), percentile))
 
 
 def quantize_minmax(x, bits: int = 8) -> Quantized:
@@ -389,11 +405,15 @@ def sample_weights(kind: str, n: int, seed: int, std: float = WEIGHT_STD) -> np.
 METHODS = ("absmax", "min-max", "block-wise absmax", "NF4", "ternary")
 
 
-def quantize(method: str, x, bits: int = 8, blocksize: int = 64) -> Quantized:
+def quantize(
+    method: str, x, bits: int = 8, blocksize: int = 64, clip_percentile: float = 100.0
+) -> Quantized:
     """Dispatch to the scheme named ``method`` (one of METHODS); NF4 is always 4 bits and
-    ternary 1.58, so they ignore ``bits``; only the block-wise schemes use ``blocksize``."""
+    ternary 1.58, so they ignore ``bits``; only the block-wise schemes use ``blocksize``;
+    absmax clips at ``clip_percentile`` of |x| when it is below 100."""
     if method == "absmax":
-        return quantize_absmax(x, bits)
+        clip = percentile_clip(x, clip_percentile) if clip_percentile < 100 else None
+        return quantize_absmax(x, bits, clip)
     if method == "min-max":
         return quantize_minmax(x, bits)
     if method == "block-wise absmax":
@@ -432,7 +452,9 @@ class CrossCheck:
         )
 
 
-def cross_check(method: str, x, bits: int = 8, blocksize: int = 64) -> CrossCheck:
+def cross_check(
+    method: str, x, bits: int = 8, blocksize: int = 64, clip_percentile: float = 100.0
+) -> CrossCheck:
     """Quantize x with our code and with torch or bitsandbytes, and count identical codes.
 
     min-max: torch ``MinMaxObserver`` (scale, zero point) and ``quantize_per_tensor`` at
@@ -441,6 +463,10 @@ def cross_check(method: str, x, bits: int = 8, blocksize: int = 64) -> CrossChec
     ``quantize_4bit``, codes unpacked from the high then low nibble. Imports torch.
     """
     x = as_vector(x)
+    if method == "absmax" and clip_percentile < 100:
+        return CrossCheck(
+            "bitsandbytes int8 row-wise", 0, 0, "it never clips; set the percentile to 100"
+        )
     ours = quantize(method, x, bits, blocksize)
     import torch
 

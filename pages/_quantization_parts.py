@@ -98,7 +98,7 @@ def input_vector() -> tuple[np.ndarray | None, str | None]:
         return None, str(err)
 
 
-def method_controls() -> tuple[str, int, int, bool]:
+def method_controls() -> tuple[str, int, int, bool, float]:
     a, b, c = st.columns([2, 2, 2])
     method = a.selectbox("Method", Q.METHODS, index=1, key="quant_method", bind="query-params")
     fixed_bits = method in ("NF4", "ternary")
@@ -116,13 +116,26 @@ def method_controls() -> tuple[str, int, int, bool]:
     blocksize = c.select_slider(
         "Block size", BLOCKSIZES, 64, key="quant_block", bind="query-params", disabled=not blocked
     )
-    double_quant = st.checkbox(
+    left, right = st.columns(2)
+    double_quant = left.checkbox(
         "Double-quantize the block constants (8 bits, blocks of 256)",
         key="quant_dq",
         bind="query-params",
         disabled=not blocked,
     )
-    return method, int(bits), int(blocksize), bool(double_quant and blocked)
+    clip = right.slider(
+        "Calibration: clip absmax at this percentile of |x|",
+        90.0,
+        100.0,
+        100.0,
+        step=0.1,
+        key="quant_clip",
+        bind="query-params",
+        disabled=method != "absmax",
+        help="100 = no clipping. Lower: a finer grid for most values, a clipping error for the few.",
+    )
+    clip = float(clip) if method == "absmax" else 100.0
+    return method, int(bits), int(blocksize), bool(double_quant and blocked), clip
 
 
 def grid(method: str, result: Q.Quantized) -> np.ndarray:
@@ -186,10 +199,15 @@ def value_table(x: np.ndarray, result: Q.Quantized) -> pd.DataFrame:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def comparison(x: np.ndarray, bits: int, blocksize: int) -> pd.DataFrame:
-    """Every method on the same input: the outlier story and INT4 against NF4."""
+def comparison(x: np.ndarray, bits: int, blocksize: int, clip: float = 100.0) -> pd.DataFrame:
+    """Every method on the same input: the outlier story, calibration, INT4 against NF4."""
+    clipped = []
+    if clip < 100:
+        name = f"absmax INT{bits}, clipped at the {clip:g}th percentile"
+        clipped = [(name, Q.quantize("absmax", x, bits, clip_percentile=clip), float(bits))]
     rows = [
         (f"absmax INT{bits}, one scale", Q.quantize_absmax(x, bits), Q.bits_per_parameter(bits)),
+        *clipped,
         (
             f"min-max UINT{bits}, one scale + zero point",
             Q.quantize_minmax(x, bits),
@@ -251,15 +269,16 @@ def _checker():
 
 
 @st.cache_data(show_spinner="Loading torch and bitsandbytes ...", max_entries=64)
-def cross_check(method: str, x: np.ndarray, bits: int, blocksize: int) -> Q.CrossCheck:
+def cross_check(method: str, x: np.ndarray, bits: int, blocksize: int, clip: float) -> Q.CrossCheck:
     try:
-        return _checker().submit(Q.cross_check, method, x, bits, blocksize).result(timeout=600)
+        work = _checker().submit(Q.cross_check, method, x, bits, blocksize, clip)
+        return work.result(timeout=600)
     except BrokenProcessPool:
         _checker.clear()  # the worker died (e.g. out of memory): start a fresh one next time
         raise
 
 
-def formulas(method: str, x: np.ndarray, result: Q.Quantized) -> list[str]:
+def formulas(method: str, x: np.ndarray, result: Q.Quantized, clip: float = 100.0) -> list[str]:
     """The method's formulas in LaTeX, filled in with this input's numbers (for one value)."""
     i = 1 if x.size > 1 else 0
     xi, qi, x_hat = num(x[i]), int(result.q[i]), num(result.dequantize()[i])
@@ -299,6 +318,14 @@ def formulas(method: str, x: np.ndarray, result: Q.Quantized) -> list[str]:
         ]
     q_max = 2 ** (result.bits - 1) - 1
     s = num(np.asarray(result.scale).ravel()[block])
+    if clip < 100:  # calibrated absmax: the threshold replaces max|x|
+        return [
+            rf"\text{{clip}} = P_{{{clip:g}}}(|x|) = {num(Q.percentile_clip(x, clip))}"
+            rf"\quad (\max|x| = {absmax})",
+            rf"\text{{scale}} = \frac{{\text{{clip}}}}{{{q_max}}} = {s}",
+            rf"q = \mathrm{{clamp}}\left(\mathrm{{round}}\left(\frac{{{xi}}}{{{s}}}\right),"
+            rf" -{q_max}, {q_max}\right) = {qi}\qquad \hat x = {qi} \cdot {s} = {x_hat}",
+        ]
     return [
         rf"\text{{scale}} = \frac{{\max |x|}}{{2^{{{result.bits}-1}} - 1}} = \frac{{{absmax}}}{{{q_max}}} = {s}{where}",
         rf"q = \mathrm{{round}}\left(\frac{{{xi}}}{{{s}}}\right) = {qi}"

@@ -16,7 +16,7 @@ with shareable_state("quant"):
     x, problem = parts.input_vector()
     if st.session_state.get("quant_source") == parts.MODEL:
         st.caption(read_asset("quantization_weights.md"))
-    method, bits, blocksize, double_quant = parts.method_controls()
+    method, bits, blocksize, double_quant, clip = parts.method_controls()
     if st.session_state.get("quant_source") in parts.PRESETS and (method, bits) != ("min-max", 8):
         st.info("The notes work this example with min-max at 8 bits.", icon=":material/info:")
     n_billions = st.number_input(
@@ -35,7 +35,7 @@ with shareable_state("quant"):
 if problem:
     fail(problem)
 
-result = Q.quantize(method, x, bits, blocksize)
+result = Q.quantize(method, x, bits, blocksize, clip)
 x_hat = result.dequantize()
 err = Q.errors(x, x_hat)
 per_block = result.blocksize is not None
@@ -56,12 +56,12 @@ cols[2].metric("MSE", f"{err.mse:.4g}")
 cols[3].metric("Max |error|", f"{err.max_abs:.4g}")
 cols[4].metric("SQNR", f"{err.sqnr_db:.2f} dB")
 cols[5].metric("Bits per weight", f"{bits_per_param:.3f}", help="Including the scale constants.")
-for line in parts.formulas(method, x, result):
+for line in parts.formulas(method, x, result, clip):
     st.latex(line)
 
 if check:
     try:
-        verdict = parts.cross_check(method, x, bits, blocksize)
+        verdict = parts.cross_check(method, x, bits, blocksize, clip)
         show = st.success if verdict.agrees else (st.info if verdict.total == 0 else st.warning)
         show(str(verdict), icon=":material/fact_check:")
     except Exception as exc:  # the reference libraries run in a worker process
@@ -78,7 +78,7 @@ st.caption(
     "same 4 bits and block size. Try Generate -> normal with outliers, and SmolLM2 weights."
 )
 st.dataframe(
-    parts.comparison(x, bits, blocksize), hide_index=True, column_config=parts.ERROR_COLUMNS
+    parts.comparison(x, bits, blocksize, clip), hide_index=True, column_config=parts.ERROR_COLUMNS
 )
 
 st.subheader("Double quantization: the cost of the block constants")

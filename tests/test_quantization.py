@@ -345,3 +345,42 @@ def test_cross_check_says_when_there_is_no_reference():
     assert "8 bits only" in str(Q.cross_check("block-wise absmax", x, 4))
     assert "block size must be one of" in str(Q.cross_check("NF4", x, 4, 16))
     assert not Q.cross_check("ternary", x).agrees
+
+
+# --- calibration ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bits", [4, 8])
+def test_clipped_absmax_matches_torch_fake_quantize(bits):
+    q_max = 2 ** (bits - 1) - 1
+    for x in random_vectors(seed=20 + bits, count=30, ties=False):
+        clip = Q.percentile_clip(x, 95.0)
+        assert clip == pytest.approx(np.percentile(np.abs(x), 95.0), rel=1e-6)
+        ours = Q.quantize_absmax(x, bits, clip=clip)
+        if ours.scale == 0:
+            continue
+        ref = torch.fake_quantize_per_tensor_affine(
+            torch.from_numpy(x), ours.scale, 0, -q_max, q_max
+        ).numpy()
+        assert np.abs(ours.q).max() <= q_max
+        assert np.mean(~np.isclose(ours.dequantize(), ref, rtol=1e-5, atol=0)) < 1e-3
+
+
+def test_clipping_trades_a_few_big_errors_for_a_finer_grid():
+    x = Q.sample_weights("normal with outliers", 4096, seed=1)
+    ordinary = np.abs(x) < 10 * Q.WEIGHT_STD
+    full = Q.quantize("absmax", x, 4).dequantize()
+    clipped = Q.quantize("absmax", x, 4, clip_percentile=99.0).dequantize()
+    assert (
+        Q.errors(x[ordinary], clipped[ordinary]).mse
+        < Q.errors(x[ordinary], full[ordinary]).mse / 10
+    )
+    assert Q.errors(x, clipped).max_abs > Q.errors(x, full).max_abs  # the outliers pay
+    np.testing.assert_array_equal(
+        Q.quantize("absmax", x, 8, clip_percentile=100).q, Q.quantize_absmax(x, 8).q
+    )
+    with pytest.raises(ValueError, match="got 0"):
+        Q.percentile_clip(x, 0)
+    with pytest.raises(ValueError, match="got -1"):
+        Q.quantize_absmax(x, 4, clip=-1.0)
+    assert "never clips" in str(Q.cross_check("absmax", x, 8, clip_percentile=99.0))

@@ -232,3 +232,23 @@ def test_the_page_never_imports_torch_in_the_app_process():
     )
     assert out.stdout.split()[:2] == ["False", "False"], out.stderr[-2000:]
     assert "576 of 576 codes identical" in out.stdout
+
+
+def test_calibration_clips_absmax_at_a_percentile():
+    at = page(quant_source="Generate", quant_dist="normal with outliers", quant_method="absmax")
+    at.slider(key="quant_bits").set_value(4).run()
+    before = metrics(at)
+    at.slider(key="quant_clip").set_value(99.0).run()
+    x = Q.sample_weights("normal with outliers", 256, seed=0)
+    threshold = np.percentile(np.abs(x), 99.0)
+    expected = Q.errors(x, Q.quantize_absmax(x, 4, clip=threshold).dequantize())
+    shown = metrics(at)
+    assert shown["Scale"] == f"{np.float32(threshold) / np.float32(7):.6g}"
+    assert shown["MSE"] == f"{expected.mse:.4g}" and shown["MSE"] != before["MSE"]
+    assert any(r"P_{99}(|x|)" in line.value for line in at.latex)
+    table = at.dataframe[1].value.set_index("method")
+    assert "absmax INT4, clipped at the 99th percentile" in table.index
+    at.selectbox(key="quant_method").set_value("NF4").run()  # clipping is an absmax control
+    assert at.slider(key="quant_clip").disabled and "clipped" not in " ".join(
+        at.dataframe[1].value.method
+    )
