@@ -13,6 +13,15 @@ from functools import cache
 from pathlib import Path
 
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
+
+# Streamlit treats a folder named pages/ beside the entry script as a v1 multipage app until
+# app.py has called st.navigation once in this server process. A shared link that opens a
+# lesson first would then run the page alone, with every file of pages/ in the sidebar.
+# Switch to app.py's navigation and rerun: the page's url path, and so its hash, is the same.
+if PagesManager.uses_pages_directory:
+    PagesManager.uses_pages_directory = False
+    st.rerun()
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSETS = ROOT / "assets"

@@ -71,7 +71,10 @@ def browser():
         b.close()
 
 
-PAGES = [""] + [lesson["file"].removesuffix(".py") for lesson in available_lessons()]
+# A lesson first: a shared link that opens a lesson on a freshly started server must get the
+# app's navigation, not Streamlit's pages/-folder listing.
+PAGES = [lesson["file"].removesuffix(".py") for lesson in available_lessons()] + [""]
+NAV_TITLES = {"Home"} | {lesson["title"] for lesson in available_lessons()}
 
 
 def wait_until_idle(page, timeout_s: float = 90) -> None:
@@ -99,6 +102,9 @@ def test_page_opens_without_errors(browser, app_url, path):
     errors = page.locator('[data-testid="stAlertContentError"]')
     assert errors.count() == 0, errors.all_inner_texts()
     assert not console_errors, console_errors
+    nav = page.locator('[data-testid="stSidebarNav"] [data-testid="stSidebarNavLink"]')
+    labels = [text.strip().splitlines()[-1].strip() for text in nav.all_inner_texts()]
+    assert sorted(labels) == sorted(NAV_TITLES), labels  # the icon's name precedes the title
     shots = ROOT / "tests" / "e2e" / "screenshots"
     shots.mkdir(exist_ok=True)
     page.screenshot(path=str(shots / f"{path or 'home'}.png"), full_page=True)
