@@ -5,7 +5,8 @@ The arithmetic is done in float32, in the same order as the reference libraries,
 integer codes are identical to theirs (tests/test_quantization.py checks this):
 
 - ``quantize_minmax``: PyTorch's ``MinMaxObserver`` + ``quantize_per_tensor`` (quint8).
-- ``quantize_absmax``: LLM.int8() absmax, bitsandbytes' ``int8_vectorwise_quant`` at 8 bits.
+- ``quantize_absmax``, ``quantize_blockwise``: LLM.int8() absmax, per tensor or per block;
+  bitsandbytes' ``int8_vectorwise_quant`` at 8 bits (a row per block).
 - ``quantize_nf4``: QLoRA's NormalFloat4, bitsandbytes' ``quantize_4bit(quant_type="nf4")``.
 - ``quantize_ternary``: BitNet b1.58 (Ma et al. 2024), absmean scale and {-1, 0, +1}.
 """
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# NormalFloat4 (Dettmers et al. 2023, QLoRA, appendix E): 16 levels at quantiles of N(0, 1),
+# NormalFloat4 (Dettmers et al. 2023, QLoRA, section 3): 16 levels at quantiles of N(0, 1),
 # normalized to [-1, 1], with an exact zero. Copied from bitsandbytes (backends/utils.py).
 NF4_CODE = np.array(
     [
