@@ -405,7 +405,7 @@ def training_config_code(method: str, r: int = 16, target_modules=("q_proj", "v_
         lines += ["from peft import LoraConfig, get_peft_model"
                   + (", prepare_model_for_kbit_training" if method == "qlora" else "")]
     lines.append("")
-    load = f"model = AutoModelForCausalLM.from_pretrained(\"{model}\", dtype={dtype}"
+    load = ["model = AutoModelForCausalLM.from_pretrained(", f'    "{model}",', f"    dtype={dtype},"]
     if method == "qlora":
         lines += ["bnb_config = BitsAndBytesConfig(",
                   "    load_in_4bit=True,",
@@ -413,7 +413,7 @@ def training_config_code(method: str, r: int = 16, target_modules=("q_proj", "v_
                   '    bnb_4bit_quant_type="nf4",',
                   f"    bnb_4bit_compute_dtype={dtype},",
                   ")"]
-        load += ", quantization_config=bnb_config"
+        load.append("    quantization_config=bnb_config,")
     if method != "full":
         targets = ", ".join(f'"{t}"' for t in target_modules)
         lines += ["lora_config = LoraConfig(",
@@ -424,7 +424,7 @@ def training_config_code(method: str, r: int = 16, target_modules=("q_proj", "v_
                   '    bias="none",',
                   '    task_type="CAUSAL_LM",',
                   ")"]
-    lines += ["", load + ")"]
+    lines += ["", *load, ")"]
     if method == "qlora":
         lines.append("model = prepare_model_for_kbit_training("
                      f"model, use_gradient_checkpointing={gradient_checkpointing})")

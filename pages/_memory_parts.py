@@ -22,6 +22,7 @@ RANKS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 COLORS = {"weights": "#4c78a8", "gradients": "#f58518", "optimizer": "#e45756",
           "activations": "#72b7b2", "overhead": "#bab0ac"}
 CLAIM_ARCH = "Llama-2 7B"
+FITS, YES, NO = ":green[**fits**]", ":green[**yes**]", ":red[no]"  # colour, not emoji fonts
 
 
 def md_table(columns: dict) -> str:
@@ -89,8 +90,12 @@ def stacked_bar(estimates: dict, chosen: str) -> go.Figure:
     sizes = [size for size in core.GPUS if size <= top * 1.15]
     lines = [dict(type="line", xref="paper", x0=0, x1=1, y0=size, y1=size,
                   line=dict(dash="dot", color="gray")) for size in sizes]
-    labels = [dict(xref="paper", x=1, y=size, text=f"{size} GB", showarrow=False,
-                   xanchor="left") for size in sizes]
+    labels, last = [], -top
+    for size in sizes:  # label a line only where it does not overprint the one below
+        if size - last >= 0.06 * top:
+            labels.append(dict(xref="paper", x=1, y=size, text=f"{size} GB", showarrow=False,
+                               xanchor="left"))
+            last = size
     labels += [dict(x=METHODS[m], y=e.total / core.GB, showarrow=False, yshift=14,
                     text=f"<b>{e.total / core.GB:.1f} GB</b>" + (" ◀" if m == chosen else ""))
                for m, e in estimates.items()]
@@ -105,7 +110,7 @@ def gpu_table(estimates: dict) -> dict:
             "e.g.": list(core.GPUS.values())}
     for method, e in estimates.items():
         fits = core.fitting_gpus(e.total)
-        rows[METHODS[method]] = ["✅ fits" if size in fits else "—" for size in core.GPUS]
+        rows[METHODS[method]] = [FITS if size in fits else "—" for size in core.GPUS]
     return rows
 
 
@@ -116,13 +121,13 @@ def claims_table(arch, settings: dict) -> tuple[dict, dict]:
     at_settings = {"claim": [c.claim for c in checks],
                    "estimate (GB)": [f"{c.gb:.1f}" for c in checks],
                    "claimed (GB)": [f"{c.low_gb:g}-{c.high_gb:g}" for c in checks],
-                   "holds": ["✅ yes" if c.holds else "❌ no" for c in checks]}
+                   "holds": [YES if c.holds else NO for c in checks]}
     by_batch = {"batch size": list(BATCHES[:5])}
     for i, c in enumerate(checks):
         column = []
         for batch in BATCHES[:5]:
             other = core.check_claims(arch, **{**settings, "batch_size": batch})[i]
-            column.append(f"{other.gb:.1f}" + (" ✅" if other.holds else ""))
+            column.append(f":green[**{other.gb:.1f}**]" if other.holds else f"{other.gb:.1f}")
         by_batch[c.claim] = column
     return at_settings, by_batch
 

@@ -66,7 +66,7 @@ claim_arch = ARCHITECTURES[parts.CLAIM_ARCH]
 at_settings, by_batch = parts.claims_table(claim_arch, settings)
 st.markdown(parts.md_table(at_settings))
 st.caption(f"The same estimates for batch sizes 1-16 (sequence length {seq_len}, the settings "
-           "above; ✅ where the claim holds):")
+           "above; green where the claim holds):")
 st.markdown(parts.md_table(by_batch))
 
 st.header("4. The code for these settings")

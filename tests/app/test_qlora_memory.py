@@ -80,7 +80,7 @@ def test_controls_change_the_numbers_to_the_core_estimate():
     settings.update(r=8, target_modules=("q_proj", "k_proj", "v_proj", "o_proj"))
     assert 'optim="adamw_torch"' in at.code[0].value
     assert _metric(at, "Estimated peak memory") == _gb("SmolLM2-135M", "lora", **settings)
-    assert 'from_pretrained("HuggingFaceTB/SmolLM2-135M"' in at.code[0].value
+    assert '"HuggingFaceTB/SmolLM2-135M",' in at.code[0].value
 
 
 def test_compute_dtype_and_double_quantization_reach_the_code_and_the_weights():
@@ -99,19 +99,20 @@ def test_gpu_table_and_the_notes_claim():
     at = _page()
     gpus = _table(at, "GPU memory")
     assert gpus["GPU memory"] == ["8 GB", "12 GB", "16 GB", "24 GB", "40 GB", "48 GB", "80 GB"]
-    assert gpus["QLoRA"] == ["✅ fits"] * 7
+    fits = ":green[**fits**]"
+    assert gpus["QLoRA"] == [fits] * 7
     assert gpus["Full fine-tuning"] == ["—"] * 7  # 108 GB
-    assert gpus["LoRA"] == ["—", "—", "—"] + ["✅ fits"] * 4  # 16.6 GB
+    assert gpus["LoRA"] == ["—", "—", "—"] + [fits] * 4  # 16.6 GB
     claims = _table(at, "claim")
     assert claims["estimate (GB)"] == ["31.1", "16.6", "7.2"]
-    assert claims["holds"] == ["✅ yes", "❌ no", "❌ no"]
+    assert claims["holds"] == [":green[**yes**]", ":red[no]", ":red[no]"]
     by_batch = _table(at, "batch size")
-    assert by_batch["QLoRA 12-24 GB"] == ["7.2", "10.0", "15.6 ✅", "26.8", "49.2"]
+    assert by_batch["QLoRA 12-24 GB"] == ["7.2", "10.0", ":green[**15.6**]", "26.8", "49.2"]
     formats = _table(at, "format")
     assert formats["format"] == ["fp32", "fp16", "bf16", "int8", "nf4", "nf4-dq"]
     assert formats["GB"][-1] == "3.60" and formats["bits per parameter"][-1] == "4.590"
     at.select_slider(key="mem_batch").set_value(4).run()
-    assert _table(at, "claim")["holds"] == ["❌ no", "❌ no", "✅ yes"]
+    assert _table(at, "claim")["holds"] == [":red[no]", ":red[no]", ":green[**yes**]"]
 
 
 @pytest.mark.parametrize("preset, targets", [("Llama-2 7B", []), ("GPT-3 175B", ["gate_proj"])])
