@@ -1,11 +1,15 @@
 """Pieces of the LoRA page: the rank scale, the small worked matrix and its heatmaps."""
 
+import functools
+import inspect
+
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
 from core.lora import LoRALinear, lora_init, lora_param_count
+from pages._ui import style_fig
 
 RANKS = [1, 2, 4, 8, 16, 32, 64, 128, 256]  # a logarithmic rank slider
 TARGETS = {
@@ -39,7 +43,7 @@ def small_lora(r: int, alpha: float, trained: bool, seed: int = 0) -> LoRALinear
 def small_heatmaps(r: int, alpha: float, trained: bool) -> go.Figure:
     """The heatmaps of ``small_lora(r, alpha, trained)``, built once (plotly's subplots
     take ~30 ms to build, too slow to redo on every slider move)."""
-    return heatmaps(small_lora(r, alpha, trained))
+    return style_fig(heatmaps(small_lora(r, alpha, trained)), height=330)
 
 
 def heatmaps(lora: LoRALinear) -> go.Figure:
@@ -104,7 +108,7 @@ def count_figure(d: int, k: int, r: int) -> go.Figure:
         yaxis_title="parameters (log scale)",
         yaxis_range=[np.log10(min(counts + [full])) - 0.3, np.log10(max(counts + [full])) + 0.4],
     )
-    return fig
+    return style_fig(fig, height=380)
 
 
 def tex_int(n: int) -> str:
@@ -132,3 +136,21 @@ def peft_snippet(r: int, alpha: float, targets) -> str:
         "model = get_peft_model(model, config)\n"
         "model.print_trainable_parameters()"
     )
+
+
+def chart(fig: go.Figure, key: str) -> None:
+    """``pages._ui.plot`` for a figure its cached builder below already styled with
+    ``style_fig`` (restyling a plotly figure costs ~20 ms per rerun)."""
+    st.plotly_chart(fig, theme="streamlit", key=key)
+
+
+@functools.cache
+def _source(function) -> str:
+    return inspect.getsource(function)
+
+
+def show_code(*functions) -> None:
+    """``pages._ui.show_code`` with each source read once, not on every rerun."""
+    with st.expander("Show the code"):
+        for function in functions:
+            st.code(_source(function), language="python")

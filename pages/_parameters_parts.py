@@ -1,5 +1,8 @@
 """Pieces of the parameters page: the small network's diagram and table."""
 
+import functools
+import inspect
+
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -7,16 +10,16 @@ import streamlit as st
 from core.params import (
     ARCHITECTURES,
     BITS_PER_PARAM,
-    ModelSize,
     dense_layers,
     model_size,
     param_breakdown,
 )
-from pages._ui import fmt_bytes
+from pages._ui import fmt_bytes, style_fig
 
 MAX_DRAWN = 12  # widest layer and most layers the diagram draws; bigger nets: table only
 
 
+@st.cache_data(max_entries=64)
 def layer_table(sizes: tuple[int, ...]) -> pd.DataFrame:
     layers = dense_layers(sizes)
     return pd.DataFrame(
@@ -68,7 +71,7 @@ def network_figure(sizes: tuple[int, ...]) -> go.Figure | None:
     fig.update_layout(showlegend=False)
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
-    return fig
+    return style_fig(fig, height=300)
 
 
 @st.cache_data(max_entries=32)
@@ -98,10 +101,12 @@ def breakdown_figure(name: str) -> go.Figure:
                text=[f"{v / 1e9:.3f} B" for v in pieces.values()], textposition="outside")
     )  # fmt: skip
     fig.update_layout(title=f"Where {name}'s parameters are", yaxis_title="billions")
-    return fig
+    return style_fig(fig, height=380)
 
 
-def size_table(sizes: list[ModelSize]) -> pd.DataFrame:
+@st.cache_data(max_entries=64)
+def size_table(billions: float) -> pd.DataFrame:
+    sizes = [model_size(billions * 1e9, dtype) for dtype in BITS_PER_PARAM]
     return pd.DataFrame(
         {
             "datatype": [s.dtype for s in sizes],
@@ -121,7 +126,7 @@ def size_figure(billions: float) -> go.Figure:
                text=[f"{s.gb:,.1f}" for s in sizes], textposition="outside")
     )  # fmt: skip
     fig.update_layout(title=f"Weights of a {billions:g} B-parameter model", yaxis_title="GB")
-    return fig
+    return style_fig(fig, height=380)
 
 
 @st.cache_resource(max_entries=32)
@@ -135,4 +140,22 @@ def presets_figure(name: str) -> go.Figure:
     )  # fmt: skip
     fig.update_layout(title="All the presets", yaxis_type="log", yaxis_title="billions (log scale)",
                       yaxis_range=[-1.3, 2.8])  # fmt: skip
-    return fig
+    return style_fig(fig, height=380)
+
+
+def chart(fig: go.Figure, key: str) -> None:
+    """``pages._ui.plot`` for a figure its cached builder below already styled with
+    ``style_fig`` (restyling a plotly figure costs ~20 ms per rerun)."""
+    st.plotly_chart(fig, theme="streamlit", key=key)
+
+
+@functools.cache
+def _source(function) -> str:
+    return inspect.getsource(function)
+
+
+def show_code(*functions) -> None:
+    """``pages._ui.show_code`` with each source read once, not on every rerun."""
+    with st.expander("Show the code"):
+        for function in functions:
+            st.code(_source(function), language="python")

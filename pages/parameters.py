@@ -5,7 +5,7 @@ import streamlit as st
 
 from core import params as core
 from pages import _parameters_parts as parts
-from pages._ui import plot, read_asset, shareable_state, show_code
+from pages._ui import read_asset, shareable_state
 
 st.title("Parameters and sizes")
 st.markdown(read_asset("parameters.md"))
@@ -33,7 +33,7 @@ with shareable_state("params"):
         st.dataframe(parts.layer_table(sizes), hide_index=True, key="params_layer_table")
         figure = parts.network_figure(sizes)
         if figure is not None:
-            plot(figure, height=300, key="params_network")
+            parts.chart(figure, key="params_network")
         terms = " + ".join(rf"({x.n_in}\cdot{x.n_out}+{x.n_out})" for x in layers[:8])
         more = r" + \dots" if len(layers) > 8 else ""
         st.latex(rf"{terms}{more} = {total:,}".replace(",", "{,}"))
@@ -59,8 +59,8 @@ with shareable_state("params"):
     left, right = st.columns([2, 3])
     left.dataframe(parts.config_table(name), hide_index=True, key="params_config_table")
     with right:
-        plot(parts.breakdown_figure(name), height=380, key="params_breakdown_chart")
-    plot(parts.presets_figure(name), height=380, key="params_presets_chart")
+        parts.chart(parts.breakdown_figure(name), key="params_breakdown_chart")
+    parts.chart(parts.presets_figure(name), key="params_presets_chart")
     shapes = core.linear_shapes(arch)
     st.markdown(
         "One decoder layer's weight matrices (d_out × d_in): "
@@ -87,14 +87,13 @@ with shareable_state("params"):
         key="params_billions",
         bind="query-params",
     )
-    sizes_by_dtype = [core.model_size(billions * 1e9, dtype) for dtype in core.BITS_PER_PARAM]
-    fp32 = sizes_by_dtype[0]
+    fp32 = core.model_size(billions * 1e9, "FP32")
     st.latex(
         rf"{billions:g}\times10^9 \text{{ parameters}} \times 4 \text{{ B}} = "
         rf"{fp32.gb:,.1f} \text{{ GB}} = {fp32.gib:,.1f} \text{{ GiB}}".replace(",", "{,}")
     )
-    st.dataframe(parts.size_table(sizes_by_dtype), hide_index=True, key="params_size_table")
-    plot(parts.size_figure(billions), height=380, key="params_size_chart")
+    st.dataframe(parts.size_table(billions), hide_index=True, key="params_size_table")
+    parts.chart(parts.size_figure(billions), key="params_size_chart")
     st.markdown(read_asset("parameters_bytes.md"))
 
-show_code(core.mlp_param_count, core.param_breakdown, core.model_size)
+parts.show_code(core.mlp_param_count, core.param_breakdown, core.model_size)
