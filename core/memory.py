@@ -142,13 +142,15 @@ class MemoryEstimate:
 def trainable_shapes(arch, method: str, r: int, target_modules) -> list[tuple[int, ...]]:
     """Shapes of the trainable tensors. LoRA/QLoRA: per layer and target module,
     A (r, d_in) and B (d_out, r), peft's lora_A / lora_B. Full: every projection matrix,
-    the embedding (and an untied head) and the remaining small tensors as one flat entry."""
+    the embedding (and an untied head) and the remaining small tensors (norms, biases) as
+    hidden-size vectors."""
     shapes = linear_shapes(arch)
     if method == "full":
         big = quantized_shapes(arch)
         embeddings = [(arch.vocab_size, arch.hidden_size)] * (1 if arch.tie_embeddings else 2)
         rest = transformer_param_count(arch) - sum(math.prod(s) for s in big + embeddings)
-        return big + embeddings + [(rest,)] if rest else big + embeddings
+        vectors, leftover = divmod(rest, arch.hidden_size)  # norms and biases, ~hidden-sized
+        return big + embeddings + [(arch.hidden_size,)] * vectors + [(leftover,)] * bool(leftover)
     out = []
     for name in target_modules:
         d_out, d_in = shapes[name]

@@ -400,3 +400,19 @@ def test_optimizer_states_match_torch_and_bitsandbytes(name):
                 storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
     assert sum(storages.values()) == optimizer_bytes(shapes, name)
     assert math.prod(shapes[2]) < memory.ADAM8_MIN_SIZE <= math.prod(shapes[0])
+
+
+@pytest.mark.parametrize("name", ["SmolLM2-135M", "Llama-2 7B", "Mistral 7B"])
+def test_trainable_tensors_of_full_fine_tuning_are_the_models_parameters(name):
+    """The per-tensor shapes behind the optimizer states (8-bit Adam treats tensors under
+    4096 values differently) are those of the model transformers builds (meta device)."""
+    from collections import Counter
+
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    arch = ARCHITECTURES[name]
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(arch.to_hf_config())
+    real = Counter(tuple(p.shape) for p in model.parameters())
+    assert Counter(memory.trainable_shapes(arch, "full", 16, ())) == real
