@@ -94,12 +94,11 @@ def count_figure(d: int, k: int, r: int) -> go.Figure:
             textposition="outside",
         )
     )
-    fig.add_hline(
-        y=full,
-        line_dash="dash",
-        annotation_text=f"full d·k = {full:,}",
-        annotation_position="bottom left",
-    )
+    fig.add_hline(y=full, line_dash="dash")
+    fig.add_annotation(  # on a log axis, annotations take log10 of the value
+        x=0, xref="paper", xanchor="left", y=np.log10(full), yshift=14, showarrow=False,
+        text=f"full d·k = {full:,}",
+    )  # fmt: skip
     fig.update_layout(
         title="Trainable parameters of one matrix",
         xaxis_title="rank r",
