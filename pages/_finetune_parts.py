@@ -13,17 +13,17 @@ from types import SimpleNamespace
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.finetune import runs
+from core.finetune import ALL_LINEAR, FinetuneConfig, runs
 from core.models import BUNDLED, DEFAULT_MODEL
 from pages._ui import fmt_bytes, plot
 
 METHODS = {"qlora": "4-bit base + LoRA", "lora": "full-precision base + LoRA",
            "full": "every weight trains"}
-TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 BUNDLED_DATASETS = ("orders", "course-qa")
-DEFAULTS = dict(model=DEFAULT_MODEL, method="qlora", dataset="orders", r=16, alpha=32,
-                dropout=0.05, target_modules=TARGETS, learning_rate=2e-4, max_steps=60,
-                batch_size=8, max_length=128, seed=0)
+DEFAULTS = {k: v for k, v in FinetuneConfig().to_json().items() if k != "output_dir"}  # the demo run
+TARGETS = ALL_LINEAR
+LEARNING_RATES = sorted({1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, DEFAULTS["learning_rate"]})
+MAX_LENGTHS = sorted({32, 64, 96, 128, 192, 256, 512, 1024, DEFAULTS["max_length"]})
 
 
 def _dataset_label(name: str) -> str:
@@ -70,14 +70,14 @@ def settings_form() -> dict:
     alpha = b.select_slider("alpha", [1, 2, 4, 8, 16, 32, 64, 128], d["alpha"],
                             key="ft_alpha", bind=q)
     dropout = a.slider("LoRA dropout", 0.0, 0.5, d["dropout"], 0.05, key="ft_dropout", bind=q)
-    lr = b.select_slider("Learning rate", [1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3],
-                         d["learning_rate"], format_func=lambda v: f"{v:g}", key="ft_lr", bind=q)
+    lr = b.select_slider("Learning rate", LEARNING_RATES, d["learning_rate"],
+                         format_func=lambda v: f"{v:g}", key="ft_lr", bind=q)
     targets = st.multiselect("Target modules (LoRA)", TARGETS, list(d["target_modules"]),
                              key="ft_targets", bind=q)
     steps = a.slider("Training steps", 1, 300, d["max_steps"], key="ft_steps", bind=q)
     batch = b.select_slider("Batch size", [1, 2, 4, 8, 16, 32], d["batch_size"],
                             key="ft_batch", bind=q)
-    max_length = a.select_slider("Max length (tokens)", [32, 64, 128, 256, 512, 1024],
+    max_length = a.select_slider("Max length (tokens)", MAX_LENGTHS,
                                  d["max_length"], key="ft_max_length", bind=q)
     seed = b.number_input("Seed", 0, 2**31 - 1, d["seed"], key="ft_seed", bind=q)
     return dict(model=model, method=method, dataset=dataset, r=r, alpha=alpha, dropout=dropout,

@@ -4,6 +4,7 @@ server, finished runs' results and history, and a tiny real run from the Start b
 import io
 import json
 import os
+import signal
 import sys
 import time
 import zipfile
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.finetune import runs
+from core.finetune import FinetuneConfig, runs
 from core.finetune.data import load_dataset
 from core.memory import estimate_training_memory
 from core.params import ARCHITECTURES
@@ -20,6 +21,7 @@ from pages._ui import fmt_bytes
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "finetune.py")
 ALL_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+DEMO = FinetuneConfig()  # the page's defaults are the demo run's
 
 
 @pytest.fixture
@@ -43,7 +45,8 @@ def errors(at: AppTest) -> list[str]:
     return [e.value for e in at.error]
 
 
-def expected_estimate(method="qlora", batch=8, length=128, r=16, targets=ALL_TARGETS) -> str:
+def expected_estimate(method="qlora", batch=DEMO.batch_size, length=DEMO.max_length, r=DEMO.r,
+                      targets=ALL_TARGETS) -> str:
     m = estimate_training_memory(ARCHITECTURES["SmolLM2-135M"], method, batch, length, r,
                                  targets, "adamw", False, "fp32")
     return fmt_bytes(m.total)
@@ -59,6 +62,9 @@ def test_defaults_show_the_estimate_and_the_data_without_torch(root):
     assert list(preview["prompt"]) == [e.prompt for e in first]
     assert list(preview["response"]) == [e.response for e in first]
     assert not at.button(key="ft_start").disabled
+    assert at.slider(key="ft_steps").value == DEMO.max_steps
+    assert at.select_slider(key="ft_lr").value == DEMO.learning_rate
+    assert tuple(at.multiselect(key="ft_targets").value) == DEMO.target_modules == ALL_TARGETS
     assert had_torch or "torch" not in sys.modules
 
     at.select_slider(key="ft_r").set_value(4).run()
@@ -218,8 +224,31 @@ def wait_for_run(at: AppTest, timeout_s: float = 180) -> runs.RunInfo:
     raise AssertionError(f"the run did not finish in {timeout_s} s: {runs.list_runs()}")
 
 
-def test_a_tiny_real_run_starts_from_the_button_and_finishes(root):
-    at = page(ft_steps="2", ft_max_length="64", ft_batch="2", ft_r="4")
+@pytest.fixture
+def stop_leftover_run(root):
+    yield
+    marker = root / runs.LOCK_NAME
+    if marker.exists():  # a failed test must not leave a training process behind
+        pid = json.loads(marker.read_text()).get("pid")
+        if pid and runs.pid_alive(pid):
+            os.killpg(pid, signal.SIGTERM)
+
+
+def test_a_tiny_real_run_starts_from_the_button_and_finishes(root, stop_leftover_run,
+                                                            monkeypatch):
+    # The training process inherits this: one thread, because torch's threads spin badly on
+    # an oversubscribed CPU (a parallel test run here: 94 s with one thread, > 5 min with two).
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    # Twenty uploaded examples (18 train, 2 held out) keep the held-out evaluation short, and
+    # lora (no 4-bit dequantization on every product) keeps it short on a busy CPU; qlora's
+    # own runs are tested in tests/test_finetune_train.py and tests/test_finetune_cli.py.
+    rows = [{"prompt": f"send {n} red mugs to our Lima office",
+             "response": json.dumps({"item": "mug", "quantity": n, "color": "red",
+                                     "destination": "Lima"})} for n in range(1, 21)]
+    data = "\n".join(json.dumps(r) for r in rows).encode()
+    at = page(ft_steps="2", ft_max_length="64", ft_batch="2", ft_r="4", ft_method="lora")
+    at.file_uploader(key="ft_upload").set_value(("tiny.jsonl", data, "text/plain")).run()
+    assert at.selectbox(key="ft_dataset").value == str(root / "uploads" / "tiny.jsonl")
     at.button(key="ft_start").click().run()
     assert not at.exception and not errors(at)
     active = runs.active_run()
@@ -227,12 +256,12 @@ def test_a_tiny_real_run_starts_from_the_button_and_finishes(root):
     assert at.get("progress")  # the live part is on the page while it runs
     run = wait_for_run(at)
     assert run.state == "done", run.status
-    assert run.config["max_steps"] == 2 and run.config["r"] == 4
+    assert (run.config["method"], run.config["max_steps"], run.config["r"]) == ("lora", 2, 4)
+    assert run.config["dataset"] == str(root / "uploads" / "tiny.jsonl")
     assert [e["step"] for e in runs.read_events(run.path)] == [1, 2]
     assert at.selectbox(key="ft_view").value == run.run_id
-    after = run.eval["after"]
-    assert metric(at, "Valid JSON") == f"{after['valid_json']:.0%}"
-    assert metric(at, "Held-out loss") == f"{after['loss']:.3f}"
+    assert metric(at, "Held-out loss") == f"{run.eval['after']['loss']:.3f}"
+    assert metric(at, "Peak memory") == fmt_bytes(run.eval["peak_memory_bytes"])
     assert not at.button(key="ft_start").disabled
     names = zipfile.ZipFile(io.BytesIO(runs.zip_adapter(run.path))).namelist()
     assert "adapter/adapter_model.safetensors" in names
