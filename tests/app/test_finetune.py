@@ -239,14 +239,12 @@ def test_a_tiny_real_run_starts_from_the_button_and_finishes(root, stop_leftover
     # The training process inherits this: one thread, because torch's threads spin badly on
     # an oversubscribed CPU (a parallel test run here: 94 s with one thread, > 5 min with two).
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    # Twenty uploaded examples (18 train, 2 held out) keep the held-out evaluation short, and
-    # lora (no 4-bit dequantization on every product) keeps it short on a busy CPU; qlora's
-    # own runs are tested in tests/test_finetune_train.py and tests/test_finetune_cli.py.
+    # Twenty uploaded examples (18 train, 2 held out) keep the held-out evaluation short.
     rows = [{"prompt": f"send {n} red mugs to our Lima office",
              "response": json.dumps({"item": "mug", "quantity": n, "color": "red",
                                      "destination": "Lima"})} for n in range(1, 21)]
     data = "\n".join(json.dumps(r) for r in rows).encode()
-    at = page(ft_steps="2", ft_max_length="64", ft_batch="2", ft_r="4", ft_method="lora")
+    at = page(ft_steps="2", ft_max_length="64", ft_batch="2", ft_r="4", ft_method="qlora")
     at.file_uploader(key="ft_upload").set_value(("tiny.jsonl", data, "text/plain")).run()
     assert at.selectbox(key="ft_dataset").value == str(root / "uploads" / "tiny.jsonl")
     at.button(key="ft_start").click().run()
@@ -256,7 +254,7 @@ def test_a_tiny_real_run_starts_from_the_button_and_finishes(root, stop_leftover
     assert at.get("progress")  # the live part is on the page while it runs
     run = wait_for_run(at)
     assert run.state == "done", run.status
-    assert (run.config["method"], run.config["max_steps"], run.config["r"]) == ("lora", 2, 4)
+    assert (run.config["method"], run.config["max_steps"], run.config["r"]) == ("qlora", 2, 4)
     assert run.config["dataset"] == str(root / "uploads" / "tiny.jsonl")
     assert [e["step"] for e in runs.read_events(run.path)] == [1, 2]
     assert at.selectbox(key="ft_view").value == run.run_id
