@@ -8,12 +8,12 @@ st.title("QLoRA Lab")
 st.markdown(read_asset("home.md"))
 
 lessons = available_lessons()
-columns = st.columns(3)
-for i, lesson in enumerate(lessons):
-    with columns[i % 3].container(border=True, height="stretch"):
-        st.subheader(f"§{lesson['section']} {lesson['title']}")
-        st.write(lesson["summary"])
-        st.page_link(f"pages/{lesson['file']}", label=f"Open {lesson['title']}", icon=lesson["icon"])
+for row in range(0, len(lessons), 3):  # row by row, so cards read in curriculum order
+    for column, lesson in zip(st.columns(3), lessons[row : row + 3], strict=False):
+        with column.container(border=True, height="stretch"):
+            st.subheader(f"§{lesson['section']} {lesson['title']}")
+            st.write(lesson["summary"])
+            st.page_link(f"pages/{lesson['file']}", label=f"Open {lesson['title']}", icon=lesson["icon"])
 
 st.info(
     "Everything here works offline: the default chat model (SmolLM2-135M-Instruct) and a "

@@ -6,7 +6,7 @@ from pages._ui import ROOT, available_lessons
 
 
 def test_home_lists_existing_lessons_in_curriculum_order():
-    at = AppTest.from_file(str(ROOT / "pages" / "home.py")).run()
+    at = AppTest.from_file(str(ROOT / "app.py")).run()
     assert not at.exception
     titles = [s.value for s in at.subheader]
     expected = [f"§{x['section']} {x['title']}" for x in available_lessons()]
