@@ -136,3 +136,13 @@ def test_link_opens_that_state_and_bad_values_fall_back():
     assert len(at.info) == 1
     assert "mem_batch" in at.info[0].value and "mem_method" in at.info[0].value
     assert _metric(at, "Estimated peak memory") == _gb("Llama-2 7B", "qlora")
+
+
+def test_link_carries_the_target_modules_and_the_method_label():
+    targets = ["q_proj", "k_proj", "down_proj"]
+    at = _page(mem_targets=targets, mem_method="LoRA", mem_rank="8")
+    assert not at.exception and len(at.info) == 0
+    assert at.multiselect(key="mem_targets").value == targets
+    assert _metric(at, "Estimated peak memory") == _gb(
+        "Llama-2 7B", "lora", r=8, target_modules=tuple(targets))
+    assert _metric(at, "Trainable parameters") == f"{32 * 8 * (2 * (4096 + 4096) + (11008 + 4096)):,}"
