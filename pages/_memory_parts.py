@@ -67,6 +67,17 @@ def formulas(arch, method: str, e: core.MemoryEstimate, s: dict) -> list[str]:
         kept = rf"{b} \cdot {seq} \cdot ({L} \cdot {arch.hidden_size} \cdot {b_c} + {tex_int(layer)})"
     else:
         kept = rf"{b} \cdot {seq} \cdot {L} \cdot {tex_int(layer)}"
+    h, i = arch.hidden_size, arch.intermediate_size
+    q, kv = arch.num_heads * arch.head_dim, arch.num_kv_heads * arch.head_dim
+    if method == "full":  # a_layer: the formula, then this model's numbers
+        symbols = rf"8h + (4h + 2q + 2kv + 4i) \cdot {b_c}"
+        numbers = rf"8 \cdot {h} + ({4 * h} + {2 * q} + {2 * kv} + {4 * i}) \cdot {b_c}"
+    else:
+        adapters = layer - 8 * h - (2 * q + 2 * kv + 3 * i) * b_c - 4 * arch.num_heads
+        symbols = rf"8h + (2q + 2kv + 3i) \cdot {b_c} + 4\textstyle\sum_\text{{targets}} (d_\text{{in}} + r)"
+        numbers = rf"8 \cdot {h} + ({2 * q} + {2 * kv} + {3 * i}) \cdot {b_c} + {tex_int(adapters)}"
+    lines += [rf"a_\text{{layer}} = {symbols}",
+              rf"= {numbers} \approx {tex_int(layer)}\text{{ B per token}}"]
     lines += [
         rf"\text{{activations}} = b \cdot s \cdot L \cdot a_\text{{layer}} + \text{{logits}} = "
         rf"{kept} + {tex_int(logits)} = {gb(e.activations)}\text{{ GB}}",

@@ -50,7 +50,9 @@ def test_opens_on_qlora_of_a_7b_model_with_the_notes_configuration():
                  "r=16", "lora_alpha=32", 'target_modules=["q_proj", "v_proj"]'):
         assert line in code
     latex = " ".join(x.value for x in at.latex)
-    assert r"1 \cdot 512 \cdot 32 \cdot" in latex and r"\textbf{total} = 7.21" in latex
+    assert r"1 \cdot 512 \cdot 32 \cdot 164{,}608" in latex and r"\textbf{total} = 7.21" in latex
+    # a_layer for q, v adapters in fp16: 8h + (2q + 2kv + 3i)*2 + 2*(4096 + 16)*4 (+ 4*heads)
+    assert r"8 \cdot 4096 + (8192 + 8192 + 33024) \cdot 2 + 32{,}896 \approx 164{,}608" in latex
 
 
 def test_controls_change_the_numbers_to_the_core_estimate():
