@@ -72,10 +72,9 @@ def _tuned(run_dir: str):
 
 def answer_box(run: runs.RunInfo) -> None:
     """Type a prompt; the base and the fine-tuned model answer side by side."""
-    with st.form("ft_ask_form", border=False):
-        prompt = st.text_input("Ask both models", key="ft_prompt",
-                               placeholder="send two blue notebooks to the Oslo office")
-        asked = st.form_submit_button("Answer", icon=":material/chat:")
+    prompt = st.text_input("Ask both models", key="ft_prompt",
+                           placeholder="send two blue notebooks to the Oslo office")
+    asked = st.button("Answer", key="ft_ask", icon=":material/chat:")
     if asked and prompt.strip():
         try:
             from core.finetune import generate

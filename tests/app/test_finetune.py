@@ -263,3 +263,11 @@ def test_a_tiny_real_run_starts_from_the_button_and_finishes(root, stop_leftover
     assert not at.button(key="ft_start").disabled
     names = zipfile.ZipFile(io.BytesIO(runs.zip_adapter(run.path))).namelist()
     assert "adapter/adapter_model.safetensors" in names
+
+    # Ask both models: the base and the fine-tuned answer, side by side.
+    at.text_input(key="ft_prompt").set_value("send 2 red mugs to our Lima office")
+    at.button(key="ft_ask").click().run(timeout=180)
+    assert not at.exception and not errors(at)
+    shown = [c.value for c in at.code if c.language == "plaintext"]
+    assert len(shown) == 2 and all(answer.strip() for answer in shown)
+    assert at.session_state["_ft_answers"][2:] == tuple(shown)
