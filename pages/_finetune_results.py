@@ -95,7 +95,7 @@ def answer_box(run: runs.RunInfo) -> None:
         right.code(saved[3], language=None, wrap_lines=True)
 
 
-def results(run: runs.RunInfo, estimate_bytes: int | None) -> None:
+def results(run: runs.RunInfo) -> None:
     """What a finished run learned: held-out metrics before/after, memory, answers, adapter."""
     if run.state == "failed":
         st.error(run.status.get("message") or "The run failed.", icon=":material/error:")
@@ -104,24 +104,28 @@ def results(run: runs.RunInfo, estimate_bytes: int | None) -> None:
                    "learned until then.")
     ev = run.eval or {}
     before, after = ev.get("before", {}), ev.get("after", {})
-    if after:
-        cols = st.columns(4)
-        for col, key, label in zip(cols, ("valid_json", "exact_match"),
-                                   ("Valid JSON", "Exact match"), strict=False):
-            if key in after:
-                col.metric(f"{label} (held-out)", _pct(after[key]),
-                           delta=f"{(after[key] - before.get(key, 0)) * 100:+.0f} points",
-                           help=f"before training: {_pct(before.get(key))}")
-        if "loss" in after:
-            cols[2].metric("Held-out loss", f"{after['loss']:.3f}",
-                           delta=f"{after['loss'] - before.get('loss', after['loss']):+.3f}",
-                           delta_color="inverse", help=f"before: {before.get('loss', 0):.3f}")
-        if ev.get("peak_memory_bytes"):
-            est = ev.get("estimate_bytes") or estimate_bytes
-            cols[3].metric("Peak memory (measured)", fmt_bytes(ev["peak_memory_bytes"]),
-                           help=f"estimate: {fmt_bytes(est)}" if est else None)
-        if ev.get("samples"):
-            st.dataframe(ev["samples"], hide_index=True)
+    items = []  # (label, value, delta, help) of each metric shown
+    for key, label in (("valid_json", "Valid JSON"), ("exact_match", "Exact match")):
+        if key in after:
+            items.append((f"{label} (held-out)", _pct(after[key]),
+                          f"{(after[key] - before.get(key, 0)) * 100:+.0f} points",
+                          f"before training: {_pct(before.get(key))}"))
+    if "loss" in after:
+        items.append(("Held-out loss", f"{after['loss']:.3f}",
+                      f"{after['loss'] - before.get('loss', after['loss']):+.3f}",
+                      f"before training: {before.get('loss', 0):.3f} (nats per response token)"))
+    if ev.get("peak_memory_bytes"):
+        items.append(("Peak memory (measured)", fmt_bytes(ev["peak_memory_bytes"]), None,
+                      "process RSS on a CPU, max allocated on a GPU"))
+    if ev.get("estimate_bytes"):
+        items.append(("Estimated memory", fmt_bytes(ev["estimate_bytes"]), None,
+                      "the QLoRA and memory lesson's estimate for this run's settings"))
+    for col, (label, value, delta, help_) in zip(st.columns(max(len(items), 1)), items,
+                                                 strict=False):
+        col.metric(label, value, delta=delta, help=help_,
+                   delta_color="inverse" if label == "Held-out loss" else "normal")
+    if ev.get("samples"):
+        st.dataframe(ev["samples"], hide_index=True)
     if (run.path / "adapter").is_dir():
         st.download_button("Download the adapter (zip)", partial(runs.zip_adapter, run.path),
                            file_name=f"adapter-{run.run_id}.zip", mime="application/zip",

@@ -1,5 +1,7 @@
 """Fine-tune lab: QLoRA-fine-tune a real small chat model here, watch it learn, check it."""
 
+from pathlib import Path
+
 import streamlit as st
 
 from core.finetune import runs
@@ -21,7 +23,8 @@ with right:
     except ValueError as error:
         arch = None
         st.error(str(error), icon=":material/error:")
-    estimate_bytes = parts.memory_panel(settings, arch) if arch else None
+    if arch is not None:
+        parts.memory_panel(settings, arch)
     parts.dataset_preview(settings["dataset"])
 
 problems = []
@@ -55,8 +58,8 @@ if finished:
     view = st.selectbox("Run", list(by_id), key="ft_view",
                         on_change=lambda: st.session_state.update(_ft_view_picked=True),
                         format_func=lambda i: f"{i} · {by_id[i].config.get('method', '?')} on "
-                        f"{by_id[i].config.get('dataset', '?')} · {by_id[i].state}")
-    run_view.results(by_id[view], estimate_bytes)
+                        f"{Path(by_id[i].config.get('dataset', '?')).name} · {by_id[i].state}")
+    run_view.results(by_id[view])
     st.header("Run history")
     run_view.history(all_runs)
 

@@ -196,7 +196,7 @@ def test_finished_runs_show_results_and_history(root):
     assert at.selectbox(key="ft_view").value == done.name
     assert metric(at, "Valid JSON") == "96%" and metric(at, "Exact match") == "84%"
     assert metric(at, "Held-out loss") == "0.500"
-    assert metric(at, "Peak memory") == "1.00 GB"
+    assert metric(at, "Peak memory") == "1.00 GB" and metric(at, "Estimated memory") == "512.00 MB"
     assert at.get("download_button")[0].proto.label == "Download the adapter (zip)"
     history = at.dataframe[-1].value
     assert list(history["run"]) == [done.name, "20260101-000000-aaaa"]
