@@ -287,3 +287,18 @@ def test_uploads_are_validated_and_saved_under_the_runs_root(root):
         runs.save_upload(b'{"prompt": "hi"}\n', "bad.jsonl")
     assert runs.list_uploads() == [path]
     assert Path(path).parent.name == "uploads"
+
+
+def test_a_status_whose_process_is_gone_reads_as_failed_without_a_marker(root):
+    # e.g. a run started from the command line into the runs root, then killed
+    run_dir = root / "20260101-000000-abcd"
+    run_dir.mkdir(parents=True)
+    written = {"state": "running", "step": 7, "max_steps": 60, "pid": dead_pid()}
+    runs.write_json_atomic(run_dir / "status.json", written)
+    status = runs.read_status(run_dir)
+    assert (status["state"], status["died"], status["step"]) == ("failed", True, 7)
+    assert status["message"] == runs.DIED
+    assert json.loads((run_dir / "status.json").read_text()) == written
+    assert runs.list_runs()[0].finished
+    runs.write_json_atomic(run_dir / "status.json", {**written, "pid": os.getpid()})
+    assert runs.read_status(run_dir)["state"] == "running"

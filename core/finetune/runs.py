@@ -52,6 +52,7 @@ SETTINGS = (
     "max_length",
     "seed",
 )
+DIED = "The training process ended without finishing (it was killed or crashed)."
 UNCLAIMED_LOCK_S = 120  # a marker that never got a process id is stale after this long
 
 _children: dict[int, subprocess.Popen] = {}  # processes started here, so they can be reaped
@@ -135,7 +136,13 @@ def write_json_atomic(path: Path, value: dict) -> None:
 
 
 def read_status(run_dir: Path | str) -> dict:
-    return _read_json(Path(run_dir) / "status.json") or {}
+    """``status.json`` as it should be shown: ``{}`` while not written; a status that still
+    says queued/running/stopping although its process (``pid``) is gone reads as
+    ``failed`` with ``died: True`` (the file itself is left as it is)."""
+    status = _read_json(Path(run_dir) / "status.json") or {}
+    if status.get("state") in ACTIVE_STATES and status.get("pid") and not pid_alive(status["pid"]):
+        status = {**status, "state": "failed", "died": True, "phase": "", "message": DIED}
+    return status
 
 
 def read_config(run_dir: Path | str) -> dict:
@@ -276,8 +283,9 @@ def _lock_path(root: Path) -> Path:
 
 
 def _mark_died(run_dir: Path) -> None:
-    """A run whose process is gone but whose status still says it is running: say so."""
-    status = read_status(run_dir)
+    """A run whose process is gone but whose status file still says it is running: say so
+    in the file, with the last lines the process printed."""
+    status = _read_json(run_dir / "status.json") or {}
     if not run_dir.is_dir() or status.get("state", "queued") not in ACTIVE_STATES:
         return
     log = run_dir / "log.txt"
@@ -286,8 +294,7 @@ def _mark_died(run_dir: Path) -> None:
         state="failed",
         phase="",
         updated=now_iso(),
-        message="The training process ended without finishing (it was killed or crashed)."
-        + (" Last output: " + " | ".join(tail) if tail else ""),
+        message=DIED + (" Last output: " + " | ".join(tail) if tail else ""),
     )
     write_json_atomic(run_dir / "status.json", status)
 
