@@ -127,7 +127,8 @@ def results(run: runs.RunInfo) -> None:
     if ev.get("samples"):
         st.dataframe(ev["samples"], hide_index=True)
     if (run.path / "adapter").is_dir():
-        st.download_button("Download the adapter (zip)", partial(runs.zip_adapter, run.path),
+        what = "fine-tuned model" if run.config.get("method") == "full" else "adapter"
+        st.download_button(f"Download the {what} (zip)", partial(runs.zip_adapter, run.path),
                            file_name=f"adapter-{run.run_id}.zip", mime="application/zip",
                            key="ft_download", icon=":material/download:", on_click="ignore")
         answer_box(run)
@@ -145,7 +146,9 @@ def _stamp(path: Path) -> float:
 
 def history(all_runs: list[runs.RunInfo]) -> None:
     """Past runs with their settings and final metrics; overlay the loss curves of some."""
-    st.dataframe([_summary(str(r.path), _stamp(r.path)) for r in all_runs], hide_index=True)
+    percent = st.column_config.NumberColumn(format="percent")
+    st.dataframe([_summary(str(r.path), _stamp(r.path)) for r in all_runs], hide_index=True,
+                 column_config={"valid JSON": percent, "exact match": percent})
     picked = st.multiselect("Overlay the loss curves of", [r.run_id for r in all_runs],
                             key="ft_compare", placeholder="pick two or more runs")
     curves = {run_id: runs.read_events(runs.runs_root() / run_id) for run_id in picked}
