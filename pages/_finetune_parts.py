@@ -20,10 +20,20 @@ from pages._ui import fmt_bytes, plot
 METHODS = {"qlora": "4-bit base + LoRA", "lora": "full-precision base + LoRA",
            "full": "every weight trains"}
 BUNDLED_DATASETS = ("orders", "course-qa")
-DEFAULTS = {k: v for k, v in FinetuneConfig().to_json().items() if k != "output_dir"}  # the demo run
+# The page opens on the demo run: FinetuneConfig's defaults.
+DEFAULTS = {k: v for k, v in FinetuneConfig().to_json().items() if k != "output_dir"}
 TARGETS = ALL_LINEAR
-LEARNING_RATES = sorted({1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, DEFAULTS["learning_rate"]})
-MAX_LENGTHS = sorted({32, 64, 96, 128, 192, 256, 512, 1024, DEFAULTS["max_length"]})
+POWERS_OF_TWO = (1, 2, 4, 8, 16, 32, 64, 128)
+
+
+def _choices(values, default) -> list:
+    """A slider's stops, always including the demo run's default."""
+    return sorted({*values, default})
+
+
+LEARNING_RATES = _choices((1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3),
+                          DEFAULTS["learning_rate"])
+MAX_LENGTHS = _choices((32, 64, 96, 128, 192, 256, 512, 1024), DEFAULTS["max_length"])
 
 
 def _dataset_label(name: str) -> str:
@@ -66,8 +76,9 @@ def settings_form() -> dict:
     dataset = st.selectbox("Dataset", datasets, format_func=_dataset_label, key="ft_dataset",
                            bind=q)
     a, b = st.columns(2)
-    r = a.select_slider("LoRA rank r", [1, 2, 4, 8, 16, 32, 64], d["r"], key="ft_r", bind=q)
-    alpha = b.select_slider("alpha", [1, 2, 4, 8, 16, 32, 64, 128], d["alpha"],
+    r = a.select_slider("LoRA rank r", _choices(POWERS_OF_TWO[:7], d["r"]), d["r"], key="ft_r",
+                        bind=q)
+    alpha = b.select_slider("alpha", _choices(POWERS_OF_TWO, d["alpha"]), d["alpha"],
                             key="ft_alpha", bind=q)
     dropout = a.slider("LoRA dropout", 0.0, 0.5, d["dropout"], 0.05, key="ft_dropout", bind=q)
     lr = b.select_slider("Learning rate", LEARNING_RATES, d["learning_rate"],
@@ -75,10 +86,10 @@ def settings_form() -> dict:
     targets = st.multiselect("Target modules (LoRA)", TARGETS, list(d["target_modules"]),
                              key="ft_targets", bind=q)
     steps = a.slider("Training steps", 1, 300, d["max_steps"], key="ft_steps", bind=q)
-    batch = b.select_slider("Batch size", [1, 2, 4, 8, 16, 32], d["batch_size"],
-                            key="ft_batch", bind=q)
-    max_length = a.select_slider("Max length (tokens)", MAX_LENGTHS,
-                                 d["max_length"], key="ft_max_length", bind=q)
+    batch = b.select_slider("Batch size", _choices(POWERS_OF_TWO[:6], d["batch_size"]),
+                            d["batch_size"], key="ft_batch", bind=q)
+    max_length = a.select_slider("Max length (tokens)", MAX_LENGTHS, d["max_length"],
+                                 key="ft_max_length", bind=q)
     seed = b.number_input("Seed", 0, 2**31 - 1, d["seed"], key="ft_seed", bind=q)
     return dict(model=model, method=method, dataset=dataset, r=r, alpha=alpha, dropout=dropout,
                 target_modules=tuple(targets), learning_rate=lr, max_steps=steps,
