@@ -149,6 +149,7 @@ def write_json_atomic(path: Path, value: dict) -> None:
     try:
         with os.fdopen(fd, "w") as f:
             json.dump(value, f, indent=2)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; the page may run as another user
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
