@@ -238,8 +238,10 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 64,
     return answers
 
 
-def heldout_loss(model, encoded: list[dict], pad_token_id: int, batch_size: int = EVAL_BATCH) -> float:
-    """Mean cross-entropy per response token over the held-out examples (nats/token)."""
+def heldout_loss(model, encoded: list[dict], pad_token_id: int, batch_size: int = 8) -> float:
+    """Mean cross-entropy per response token over the held-out examples (nats/token).
+    Small batches: the logits are ``(batch, length, vocab)`` floats (8 x 96 x 49152 x 4 B =
+    150 MB for SmolLM2)."""
     was_training = model.training
     model.eval()
     total, count = 0.0, 0
@@ -318,7 +320,16 @@ def peak_rss_bytes() -> int:
 
 def reset_peak_rss() -> None:
     """Start the peak from now (Linux: writing 5 to ``/proc/self/clear_refs`` resets VmHWM),
-    so loading the checkpoint does not count as training memory."""
+    so loading the checkpoint and evaluating do not count as training memory. Memory that
+    was freed but kept by the C allocator is handed back first (``malloc_trim``)."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
     try:
         Path("/proc/self/clear_refs").write_text("5")
     except OSError:

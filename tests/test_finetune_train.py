@@ -1,0 +1,218 @@
+"""The fine-tune core: each method trains and writes its run directory; QLoRA's LoRA gradients
+match a full-precision copy holding bitsandbytes' dequantized weights (also after generating);
+a saved adapter reloads with peft and gives the logits it had at the end of training.
+
+Tiny settings throughout (2 steps, max_length 64, batch 2, r 4) on a small dataset of our own.
+"""
+
+import json
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from core.finetune import FinetuneConfig, read_status  # noqa: E402
+
+ORDERS = [
+    ("send 3 red mugs to Lima", "mug", 3, "red", "Lima"),
+    ("two blue pens for the Oslo office", "pen", 2, "blue", "Oslo"),
+    ("please ship 5 chairs to Cairo", "chair", 5, None, "Cairo"),
+    ("Accra needs four green lamps", "lamp", 4, "green", "Accra"),
+    ("order 7 black bags for Quito", "bag", 7, "black", "Quito"),
+    ("10 white cups to Riga, thanks", "cup", 10, "white", "Riga"),
+    ("one desk for our Lagos office", "desk", 1, None, "Lagos"),
+    ("six grey mats to Lima please", "mat", 6, "grey", "Lima"),
+    ("deliver 8 pink cards to Rome", "card", 8, "pink", "Rome"),
+    ("Paris asks for 9 brown boxes", "box", 9, "brown", "Paris"),
+]
+
+
+def write_dataset(path):
+    lines = [json.dumps({"prompt": p, "response": json.dumps(
+        {"item": i, "quantity": q, "color": c, "destination": d})}) for p, i, q, c, d in ORDERS]
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def tiny_config(tmp_path, method, **changes):
+    settings = dict(method=method, dataset=write_dataset(tmp_path / "orders.jsonl"), r=4,
+                    alpha=8, max_steps=2, batch_size=2, max_length=64, learning_rate=1e-3,
+                    output_dir=str(tmp_path / f"run-{method}"))
+    return FinetuneConfig(**{**settings, **changes})
+
+
+def test_config_validates_and_round_trips():
+    config = FinetuneConfig(target_modules="q_proj, v_proj", output_dir="runs/x")
+    assert config.target_modules == ("q_proj", "v_proj")
+    assert FinetuneConfig.from_json(json.loads(json.dumps(config.to_json()))) == config
+    for bad, word in [({"method": "qlora4"}, "method"), ({"r": 0}, "r"),
+                      ({"dropout": 1.0}, "dropout"), ({"learning_rate": -1.0}, "learning_rate"),
+                      ({"target_modules": ""}, "target_modules"), ({"batch_size": 2.5}, "batch_size")]:
+        with pytest.raises(ValueError, match=word):
+            FinetuneConfig(**bad)
+
+
+def test_loss_only_on_response_tokens():
+    from core.finetune.train import IGNORE, encode_example, load_tokenizer
+    from core.models import resolve_model
+
+    tokenizer = load_tokenizer(resolve_model("smollm2-135m-instruct"))
+    example = encode_example(tokenizer, "send 3 red mugs to Lima", '{"item": "mug"}', "JSON:", 64)
+    learned = [t for t, label in zip(example["input_ids"], example["labels"], strict=True)
+               if label != IGNORE]
+    assert tokenizer.decode(learned) == '{"item": "mug"}<|im_end|>\n'
+    assert tokenizer.decode(example["input_ids"]).endswith(
+        '<|im_start|>assistant\n{"item": "mug"}<|im_end|>\n')
+    # too short to hold any response token: rejected, not silently trained on nothing
+    assert encode_example(tokenizer, "send 3 red mugs to Lima", "x", "JSON:", 16) is None
+
+
+@pytest.mark.parametrize("method", ["qlora", "lora", "full"])
+def test_each_method_trains_and_writes_the_run_dir(tmp_path, method):
+    from core.finetune.train import run
+
+    config = tiny_config(tmp_path, method)
+    assert run(config) == "done"
+    run_dir = tmp_path / f"run-{method}"
+    assert json.loads((run_dir / "config.json").read_text()) == config.to_json()
+    status = read_status(run_dir)
+    assert status["state"] == "done" and status["step"] == 2 and status["max_steps"] == 2
+    events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    assert [e["step"] for e in events] == [1, 2]
+    for e in events:
+        assert set(e) == {"step", "loss", "learning_rate", "tokens_per_s", "elapsed_s", "memory_bytes"}
+        assert e["loss"] > 0 and e["tokens_per_s"] > 0 and e["memory_bytes"] > 100e6
+    weights = "model.safetensors" if method == "full" else "adapter_model.safetensors"
+    assert (run_dir / "adapter" / weights).is_file()
+    report = json.loads((run_dir / "eval.json").read_text())
+    for part in ("before", "after"):
+        assert report[part]["n"] == 1 and report[part]["loss"] > 0
+        assert "valid_json" not in report[part]  # an upload is scored by its loss only
+    assert report["peak_memory_bytes"] > 100e6 and report["train_seconds"] > 0
+    assert report["samples"][0]["prompt"] in [o[0] for o in ORDERS]
+
+
+def test_qlora_model_is_4bit_with_trainable_lora_only(tmp_path):
+    import bitsandbytes as bnb
+
+    from core.finetune.train import prepare_model
+
+    model, _ = prepare_model(tiny_config(tmp_path, "qlora"))
+    layer = model.base_model.model.model.layers[0].self_attn.q_proj
+    assert isinstance(layer.base_layer, bnb.nn.Linear4bit)
+    assert layer.base_layer.weight.quant_state.quant_type == "nf4"
+    assert layer.base_layer.weight.quant_state.nested  # double quantization
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable and all("lora_" in n for n in trainable)
+    # 30 layers x 7 modules x (A, B)
+    assert len(trainable) == 30 * 7 * 2
+
+
+def _lora_grads(model, batch) -> dict:
+    model.zero_grad(set_to_none=True)
+    model(**batch).loss.backward()
+    return {n: p.grad.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+
+
+def test_qlora_gradients_match_dequantized_full_precision_copy(tmp_path):
+    """LoRA gradients of the 4-bit model == those of a float32 model whose base weights are
+    ``bitsandbytes.functional.dequantize_4bit`` of the 4-bit ones (same adapters), within
+    bf16 tolerance; and again after the 4-bit model generated text."""
+    import bitsandbytes.functional as bnbF
+    from peft import get_peft_model
+
+    from core.finetune.train import (
+        collate,
+        encode_example,
+        generate,
+        load_base,
+        lora_config,
+        prepare_model,
+    )
+    from core.models import resolve_model
+
+    config = tiny_config(tmp_path, "qlora", dropout=0.0)
+    model, tokenizer = prepare_model(config)
+    torch.manual_seed(1)
+    with torch.no_grad():  # B starts at zero, which would zero A's gradient: make it random
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.02)
+    reference = load_base(resolve_model(config.model), "lora")
+    quantized = dict(model.base_model.model.named_modules())
+    with torch.no_grad():
+        for name, module in reference.named_modules():
+            if isinstance(module, torch.nn.Linear) and name.endswith("proj"):
+                weight = quantized[name].base_layer.weight if hasattr(quantized[name], "base_layer") \
+                    else quantized[name].weight
+                module.weight.copy_(bnbF.dequantize_4bit(weight.data, weight.quant_state).float())
+    reference = get_peft_model(reference, lora_config(config))
+    lora_state = {n: p.detach() for n, p in model.named_parameters() if "lora_" in n}
+    with torch.no_grad():
+        for name, p in reference.named_parameters():
+            if "lora_" in name:
+                p.copy_(lora_state[name])
+    batch = collate([encode_example(tokenizer, p, "{}", "JSON:", 64) for p, *_ in ORDERS[:2]],
+                    tokenizer.pad_token_id)
+
+    def relative_errors(grads, ref):
+        assert grads.keys() == ref.keys() and len(ref) == 30 * 7 * 2
+        return max(float((grads[n] - ref[n]).norm() / ref[n].norm()) for n in ref)
+
+    ref_grads = _lora_grads(reference, batch)
+    before = _lora_grads(model, batch)
+    assert relative_errors(before, ref_grads) < 1e-2  # bf16 has 8 significant bits: 2**-7
+    generate(model, tokenizer, ["send 3 red mugs to Lima"], max_new_tokens=4)
+    after = _lora_grads(model, batch)
+    assert relative_errors(after, ref_grads) < 1e-2
+    assert relative_errors(after, before) < 1e-5  # generating changed nothing
+
+
+def test_saved_adapter_reloads_with_the_same_logits(tmp_path):
+    from peft import PeftModel
+
+    from core.finetune.data import Example
+    from core.finetune.train import (
+        collate,
+        encode_examples,
+        load_base,
+        make_trainer,
+        prepare_model,
+        save_atomic,
+    )
+    from core.models import resolve_model
+
+    config = tiny_config(tmp_path, "qlora", learning_rate=1e-2)
+    model, tokenizer = prepare_model(config)
+    examples = [Example(p, json.dumps({"item": i})) for p, i, *_ in ORDERS]
+    features = encode_examples(tokenizer, examples, "JSON:", 64)
+    trainer = make_trainer(model, tokenizer, config, features, str(tmp_path / "scratch"))
+    trainer.train()
+    batch = collate(features[:3], tokenizer.pad_token_id)
+    inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+    model.eval()
+    with torch.no_grad():
+        trained = model(**inputs).logits
+        with model.disable_adapter():
+            base_logits = model(**inputs).logits
+    assert (trained - base_logits).abs().max() > 1e-3  # training moved the model
+    save_atomic(model, tokenizer, tmp_path / "adapter")
+    assert not list(tmp_path.glob(".adapter-*"))  # the temp folder was renamed away
+    reloaded = PeftModel.from_pretrained(load_base(resolve_model(config.model), "qlora"),
+                                         tmp_path / "adapter").eval()
+    with torch.no_grad():
+        again = reloaded(**inputs).logits
+    torch.testing.assert_close(again, trained, atol=1e-4, rtol=1e-4)
+
+
+def test_load_tuned_answers_like_training(tmp_path):
+    from core.finetune.train import generate, load_tuned, run
+
+    config = tiny_config(tmp_path, "lora", max_steps=1)
+    run(config)
+    base, tuned, tokenizer = load_tuned(config.output_dir)
+    assert tokenizer.finetune_instruction is None  # an upload keeps the model's own prompt
+    answers = generate(tuned, tokenizer, ["send 3 red mugs to Lima"], max_new_tokens=3)
+    assert len(answers) == 1 and isinstance(answers[0], str)
+    with pytest.raises(ValueError, match="config.json"):
+        load_tuned(tmp_path)  # not a run directory
