@@ -1,7 +1,5 @@
 """Pieces of the LoRA page: the rank scale, the small worked matrix and its heatmaps."""
 
-import functools
-import inspect
 
 import numpy as np
 import plotly.graph_objects as go
@@ -135,21 +133,3 @@ def peft_snippet(r: int, alpha: float, targets) -> str:
         "model = get_peft_model(model, config)\n"
         "model.print_trainable_parameters()"
     )
-
-
-def chart(fig: go.Figure, key: str) -> None:
-    """``pages._ui.plot`` for a figure its cached builder below already styled with
-    ``style_fig`` (restyling a plotly figure costs ~20 ms per rerun)."""
-    st.plotly_chart(fig, theme="streamlit", key=key)
-
-
-@functools.cache
-def _source(function) -> str:
-    return inspect.getsource(function)
-
-
-def show_code(*functions) -> None:
-    """``pages._ui.show_code`` with each source read once, not on every rerun."""
-    with st.expander("Show the code"):
-        for function in functions:
-            st.code(_source(function), language="python")

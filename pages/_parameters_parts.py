@@ -1,7 +1,5 @@
 """Pieces of the parameters page: the small network's diagram and table."""
 
-import functools
-import inspect
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -141,21 +139,3 @@ def presets_figure(name: str) -> go.Figure:
     fig.update_layout(title="All the presets", yaxis_type="log", yaxis_title="billions (log scale)",
                       yaxis_range=[-1.3, 2.8])  # fmt: skip
     return style_fig(fig, height=380)
-
-
-def chart(fig: go.Figure, key: str) -> None:
-    """``pages._ui.plot`` for a figure its cached builder below already styled with
-    ``style_fig`` (restyling a plotly figure costs ~20 ms per rerun)."""
-    st.plotly_chart(fig, theme="streamlit", key=key)
-
-
-@functools.cache
-def _source(function) -> str:
-    return inspect.getsource(function)
-
-
-def show_code(*functions) -> None:
-    """``pages._ui.show_code`` with each source read once, not on every rerun."""
-    with st.expander("Show the code"):
-        for function in functions:
-            st.code(_source(function), language="python")

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import inspect
 from concurrent.futures.process import BrokenProcessPool
-from functools import cache
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
 from core import quantization as Q
-from pages._ui import CHART_FONT, fmt_bytes
+from pages._ui import chart_layout, fmt_bytes
 
 EXAMPLE_A = "Example A: 0..1000 onto uint8"
 EXAMPLE_B = "Example B: [-20, 1000] asymmetric"
@@ -151,20 +149,15 @@ def grid(method: str, result: Q.Quantized) -> np.ndarray:
 
 
 def _figure(traces: list[dict], title: str, x_title: str, y_title: str, **xaxis):
-    """A plotly figure styled like ``pages._ui.style_fig`` but built in one go, which is
+    """A plotly figure with ``pages._ui.chart_layout`` built in one go, which is
     several times faster than ``update_layout`` calls (this page reruns on every slider move)."""
     import plotly.graph_objects as go
 
-    layout = dict(
-        title=dict(text=title, font=dict(size=CHART_FONT + 4)),
+    layout = chart_layout()
+    layout |= dict(
+        title=dict(text=title, font=dict(size=layout.pop("title_font_size"))),
         xaxis=dict(title=dict(text=x_title), **xaxis),
         yaxis=dict(title=dict(text=y_title)),
-        font=dict(size=CHART_FONT),
-        height=420,
-        margin=dict(l=20, r=20, t=60, b=20),
-        paper_bgcolor="rgba(0,0,0,0)",
-        plot_bgcolor="rgba(0,0,0,0)",
-        legend=dict(font=dict(size=CHART_FONT - 2)),
     )
     return go.Figure(data=traces, layout=layout)
 
@@ -332,13 +325,3 @@ def formulas(method: str, x: np.ndarray, result: Q.Quantized, clip: float = 100.
         rf"\qquad \hat x = {qi} \cdot {s} = {x_hat}",
     ]
 
-
-@cache
-def _source(functions: tuple) -> str:
-    return "\n\n".join(inspect.getsource(f) for f in functions)
-
-
-def show_code(*functions) -> None:
-    """Like ``pages._ui.show_code``, with the source read once instead of on every rerun."""
-    with st.expander("Show the code"):
-        st.code(_source(functions), language="python")

@@ -1,8 +1,6 @@
 """Pieces of the matrix-rank page: presets, LaTeX matrices with highlights, charts, and the
 cached picture. UI only; the mathematics is in core.rank."""
 
-import functools
-import inspect
 import io
 import re
 from fractions import Fraction
@@ -12,7 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import rank as core
-from pages._ui import ASSETS, style_fig
+from pages._ui import ASSETS, plot_styled, style_fig
 
 # preset id -> label; the label is what the selectbox shows and puts in the URL
 PRESETS = {
@@ -112,24 +110,6 @@ def tex_op(op: str) -> str:
     return op.replace("<->", r"\leftrightarrow").replace("->", r"\to")
 
 
-@functools.cache
-def _source(function) -> str:
-    return inspect.getsource(function)
-
-
-def show_code(*functions) -> None:
-    """``pages._ui.show_code`` with the source read once, not on every rerun."""
-    with st.expander("Show the code"):
-        for function in functions:
-            st.code(_source(function), language="python")
-
-
-def show(fig: go.Figure, key: str) -> None:
-    """``pages._ui.plot`` for a figure that a cached builder below has already styled
-    (plotly's layout updates are the slow part of a rerun)."""
-    st.plotly_chart(fig, theme="streamlit", key=key)
-
-
 @st.cache_resource(max_entries=256)
 def singular_value_bars(s: np.ndarray, r: int, title: str, height: int, log: bool = False):
     """Bars of the first 60 singular values, the r kept ones in blue."""
@@ -188,13 +168,13 @@ def product_singular_values(d: int, r: int) -> np.ndarray:
 def low_rank_view(f: core.SVD, approx: core.LowRank) -> None:
     """Singular values, M and M_r side by side, the error and the storage, with numbers."""
     k, (m, n) = approx.r, f.M.shape
-    show(singular_value_bars(f.s, k, "Singular values (blue: kept)", 320), key="rank_bars")
+    plot_styled(singular_value_bars(f.s, k, "Singular values (blue: kept)", 320), key="rank_bars")
     top = float(np.abs(f.M).max()) or 1.0
     left, right = st.columns(2)
     with left:
-        show(heatmap(f.M, "M", -top, top, 360), key="rank_heat_m")
+        plot_styled(heatmap(f.M, "M", -top, top, 360), key="rank_heat_m")
     with right:
-        show(heatmap(approx.matrix, f"Rank-{k} approximation", -top, top, 360), key="rank_heat_r")
+        plot_styled(heatmap(approx.matrix, f"Rank-{k} approximation", -top, top, 360), key="rank_heat_r")
     tol = core.tolerance(f.s, f.M.shape)
     dropped = " + ".join(f"{s:.3g}^2" if s > tol else "0^2" for s in f.s[k:]) or "0"
     error = approx.error if approx.error > tol else 0
@@ -223,7 +203,7 @@ def picture_view(k: int) -> None:
         f"Relative error ‖M − M_r‖ / ‖M‖ = **{relative:.1%}**, storage "
         f"**{stored / (height * width):.1%}** of the picture."
     )
-    show(
+    plot_styled(
         singular_value_bars(
             picture.s, k, "The picture's singular values (first 60, log scale)", 300, log=True
         ),
@@ -243,7 +223,7 @@ def lora_view(d: int, r: int) -> None:
         rf"r\,(d + k) = {r} \cdot ({d} + {d}) = {r * 2 * d:,}\quad\text{{numbers instead of}}"
         rf"\quad d\,k = {d * d:,}"
     )
-    show(
+    plot_styled(
         singular_value_bars(s, r, f"Singular values of a random {d} × {d} product B·A", 300),
         key="rank_lora_bars",
     )

@@ -43,10 +43,11 @@ def read_asset(name: str) -> str:
     return (ASSETS / name).read_text()
 
 
-def style_fig(fig, height: int = 420):
+def chart_layout(height: int = 420) -> dict:
     """Projector-friendly plotly layout: large fonts, transparent background (the
-    streamlit theme then colours it for light and dark mode alike)."""
-    fig.update_layout(
+    streamlit theme then colours it for light and dark mode alike). Pass it to
+    ``go.Figure(layout=...)`` when building a figure in one go is faster."""
+    return dict(
         font=dict(size=CHART_FONT),
         title_font_size=CHART_FONT + 4,
         height=height,
@@ -55,6 +56,12 @@ def style_fig(fig, height: int = 420):
         plot_bgcolor="rgba(0,0,0,0)",
         legend=dict(font=dict(size=CHART_FONT - 2)),
     )
+
+
+def style_fig(fig, height: int = 420):
+    """Apply ``chart_layout`` to a figure (an ``update_layout`` costs ~20 ms: styling inside
+    a cached figure builder keeps it off the page's reruns)."""
+    fig.update_layout(**chart_layout(height))
     return fig
 
 
@@ -62,11 +69,21 @@ def plot(fig, height: int = 420, key: str | None = None):
     st.plotly_chart(style_fig(fig, height), theme="streamlit", key=key)
 
 
+def plot_styled(fig, key: str | None = None):
+    """``plot`` for a figure already styled with ``style_fig`` (by a cached builder)."""
+    st.plotly_chart(fig, theme="streamlit", key=key)
+
+
+@cache
+def _source(function) -> str:
+    return inspect.getsource(function)
+
+
 def show_code(*functions) -> None:
-    """An expander with the source of the core functions behind the page."""
+    """An expander with the source of the core functions behind the page (read once)."""
     with st.expander("Show the code"):
         for function in functions:
-            st.code(inspect.getsource(function), language="python")
+            st.code(_source(function), language="python")
 
 
 def _matches(value, raw) -> bool:

@@ -7,7 +7,7 @@ import streamlit as st
 from core import lora as core
 from core.params import ARCHITECTURES, linear_shapes, transformer_param_count
 from pages import _lora_parts as parts
-from pages._ui import read_asset, shareable_state
+from pages._ui import plot_styled, read_asset, shareable_state, show_code
 
 st.title("LoRA")
 st.markdown(read_asset("lora.md"))
@@ -33,7 +33,7 @@ with shareable_state("lora"):
             "when r is much smaller than d and k.",
             icon=":material/info:",
         )
-    parts.chart(parts.count_figure(d, k, r), key="lora_count_chart")
+    plot_styled(parts.count_figure(d, k, r), key="lora_count_chart")
 
     st.header("2. Alpha and the scaling α/r")
     rule = st.toggle("Rule of thumb α = 2r", value=True, key="lora_alpha_rule", bind="query-params")
@@ -55,7 +55,7 @@ with shareable_state("lora"):
     )
     alpha_small = 2 * r_small if rule else alpha
     small = parts.small_lora(r_small, float(alpha_small), trained)
-    parts.chart(parts.small_heatmaps(r_small, float(alpha_small), trained), key="lora_heatmaps")
+    plot_styled(parts.small_heatmaps(r_small, float(alpha_small), trained), key="lora_heatmaps")
     rank_dw = int(np.linalg.matrix_rank(small.delta_W))
     st.markdown(
         f"W₀ is {parts.SMALL[0]} × {parts.SMALL[1]}, α = {alpha_small:g}, "
@@ -110,4 +110,4 @@ with shareable_state("lora"):
         st.code(parts.peft_snippet(r, alpha, targets), language="python")
     st.markdown(read_asset("lora_model.md"))
 
-parts.show_code(core.lora_param_count, core.model_lora_param_count, core.LoRALinear, core.lora_init)
+show_code(core.lora_param_count, core.model_lora_param_count, core.LoRALinear, core.lora_init)

@@ -5,7 +5,7 @@ import streamlit as st
 
 from core import params as core
 from pages import _parameters_parts as parts
-from pages._ui import read_asset, shareable_state
+from pages._ui import plot_styled, read_asset, shareable_state, show_code
 
 st.title("Parameters and sizes")
 st.markdown(read_asset("parameters.md"))
@@ -33,7 +33,7 @@ with shareable_state("params"):
         st.dataframe(parts.layer_table(sizes), hide_index=True, key="params_layer_table")
         figure = parts.network_figure(sizes)
         if figure is not None:
-            parts.chart(figure, key="params_network")
+            plot_styled(figure, key="params_network")
         terms = " + ".join(rf"({x.n_in}\cdot{x.n_out}+{x.n_out})" for x in layers[:8])
         more = r" + \dots" if len(layers) > 8 else ""
         st.latex(rf"{terms}{more} = {total:,}".replace(",", "{,}"))
@@ -59,8 +59,8 @@ with shareable_state("params"):
     left, right = st.columns([2, 3])
     left.dataframe(parts.config_table(name), hide_index=True, key="params_config_table")
     with right:
-        parts.chart(parts.breakdown_figure(name), key="params_breakdown_chart")
-    parts.chart(parts.presets_figure(name), key="params_presets_chart")
+        plot_styled(parts.breakdown_figure(name), key="params_breakdown_chart")
+    plot_styled(parts.presets_figure(name), key="params_presets_chart")
     shapes = core.linear_shapes(arch)
     st.markdown(
         "One decoder layer's weight matrices (d_out × d_in): "
@@ -93,7 +93,7 @@ with shareable_state("params"):
         rf"{fp32.gb:,.1f} \text{{ GB}} = {fp32.gib:,.1f} \text{{ GiB}}".replace(",", "{,}")
     )
     st.dataframe(parts.size_table(billions), hide_index=True, key="params_size_table")
-    parts.chart(parts.size_figure(billions), key="params_size_chart")
+    plot_styled(parts.size_figure(billions), key="params_size_chart")
     st.markdown(read_asset("parameters_bytes.md"))
 
-parts.show_code(core.mlp_param_count, core.param_breakdown, core.model_size)
+show_code(core.mlp_param_count, core.param_breakdown, core.model_size)

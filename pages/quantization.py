@@ -7,7 +7,7 @@ import streamlit as st
 
 from core import quantization as Q
 from pages import _quantization_parts as parts
-from pages._ui import fail, fmt_bytes, read_asset, shareable_state
+from pages._ui import fail, fmt_bytes, read_asset, shareable_state, show_code
 
 st.title("Quantization")
 st.markdown(read_asset("quantization.md"))
@@ -106,7 +106,7 @@ st.dataframe(parts.sizes_table(n_billions * 1e9, blocksize), hide_index=True)
 st.caption("1 byte = 8 bits; 1 KB = 1024 B, 1 MB = 1024 KB, 1 GB = 1024 MB.")
 
 st.markdown(read_asset("quantization_why.md"))
-parts.show_code(
+show_code(
     Q.quantize_absmax,
     Q.quantize_minmax,
     Q.quantize_blockwise,

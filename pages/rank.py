@@ -5,7 +5,7 @@ import streamlit as st
 
 from core import rank as core
 from pages import _rank_parts as parts
-from pages._ui import read_asset, shareable_state
+from pages._ui import read_asset, shareable_state, show_code
 
 st.title("Matrix rank")
 st.markdown(
@@ -82,7 +82,7 @@ with shareable_state("rank"):
         else:
             st.caption("Step to the end to read off the rank.")
         st.markdown(read_asset("rank_steps.md"))
-        parts.show_code(core.row_reduce, core._reduce, core._subtract)
+        show_code(core.row_reduce, core._reduce, core._subtract)
 
         st.header("3. Low rank: keep the largest singular values")
         f = core.svd(M)
@@ -92,7 +92,7 @@ with shareable_state("rank"):
         )
         parts.low_rank_view(f, core.low_rank_from_svd(f, k))
         st.markdown(read_asset("rank_lowrank.md"))
-        parts.show_code(core.low_rank_approx, core.low_rank_from_svd)
+        show_code(core.low_rank_approx, core.low_rank_from_svd)
 
     st.header("4. The same on a picture")
     st.markdown(
