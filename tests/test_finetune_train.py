@@ -114,13 +114,21 @@ def _lora_grads(model, batch) -> dict:
     return {n: p.grad.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
 
 
-def test_qlora_gradients_match_dequantized_full_precision_copy(tmp_path):
+# The default compute dtype of the 4-bit layers on this CPU is bfloat16 (8 significant bits,
+# 2**-8 = 0.4% per rounding) against a float32 reference: over 30 layers of rounded products
+# the LoRA gradients stay within 5% overall (measured 2.5%) and 15% for the worst tensor
+# (measured 7%, the first layers'). With float32 compute they agree to float32 rounding.
+@pytest.mark.parametrize(("dtype", "overall_tol", "worst_tol"),
+                         [("default", 5e-2, 0.15), ("float32", 1e-4, 1e-3)])
+def test_qlora_gradients_match_dequantized_full_precision_copy(tmp_path, monkeypatch, dtype,
+                                                                overall_tol, worst_tol):
     """LoRA gradients of the 4-bit model == those of a float32 model whose base weights are
     ``bitsandbytes.functional.dequantize_4bit`` of the 4-bit ones (same adapters), within
     bf16 tolerance; and again after the 4-bit model generated text."""
     import bitsandbytes.functional as bnbF
     from peft import get_peft_model
 
+    from core.finetune import train
     from core.finetune.train import (
         collate,
         encode_example,
@@ -131,6 +139,8 @@ def test_qlora_gradients_match_dequantized_full_precision_copy(tmp_path):
     )
     from core.models import resolve_model
 
+    if dtype == "float32":
+        monkeypatch.setattr(train, "compute_dtype", lambda method="qlora": torch.float32)
     config = tiny_config(tmp_path, "qlora", dropout=0.0)
     model, tokenizer = prepare_model(config)
     torch.manual_seed(1)
@@ -155,17 +165,22 @@ def test_qlora_gradients_match_dequantized_full_precision_copy(tmp_path):
     batch = collate([encode_example(tokenizer, p, "{}", "JSON:", 64) for p, *_ in ORDERS[:2]],
                     tokenizer.pad_token_id)
 
-    def relative_errors(grads, ref):
+    def relative_errors(grads, ref) -> tuple[float, float]:
+        """(||g - g_ref|| / ||g_ref|| over all LoRA gradients, the worst single tensor's)."""
         assert grads.keys() == ref.keys() and len(ref) == 30 * 7 * 2
-        return max(float((grads[n] - ref[n]).norm() / ref[n].norm()) for n in ref)
+        diff = sum(float((grads[n] - ref[n]).norm() ** 2) for n in ref) ** 0.5
+        size = sum(float(ref[n].norm() ** 2) for n in ref) ** 0.5
+        return diff / size, max(float((grads[n] - ref[n]).norm() / ref[n].norm()) for n in ref)
 
     ref_grads = _lora_grads(reference, batch)
     before = _lora_grads(model, batch)
-    assert relative_errors(before, ref_grads) < 1e-2  # bf16 has 8 significant bits: 2**-7
+    overall, worst = relative_errors(before, ref_grads)
+    assert overall < overall_tol and worst < worst_tol, (overall, worst)
     generate(model, tokenizer, ["send 3 red mugs to Lima"], max_new_tokens=4)
     after = _lora_grads(model, batch)
-    assert relative_errors(after, ref_grads) < 1e-2
-    assert relative_errors(after, before) < 1e-5  # generating changed nothing
+    overall, worst = relative_errors(after, ref_grads)
+    assert overall < overall_tol and worst < worst_tol, (overall, worst)
+    assert relative_errors(after, before)[1] < 1e-5  # generating changed nothing
 
 
 def test_saved_adapter_reloads_with_the_same_logits(tmp_path):

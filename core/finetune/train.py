@@ -9,10 +9,10 @@ Methods (Dettmers et al. 2023, "QLoRA"; Hu et al. 2021, "LoRA"):
 - ``lora``: the same adapters over a full-precision frozen base;
 - ``full``: every weight trains.
 
-Compute dtype: bfloat16 on a GPU; float32 on a CPU, where it measured faster than bfloat16
-for bitsandbytes' 4-bit layers and as fast or faster for the rest (see the report in
-``bench/bench_finetune.py``), and it is exact. Optimizer: paged 8-bit AdamW on a GPU, plain
-AdamW on a CPU.
+Compute dtype: bfloat16 on a GPU. On a CPU, bfloat16 for QLoRA's 4-bit layers (measured 1.4x
+the tokens/s of float32 with AVX512-BF16; ``bench/bench_finetune.py`` prints both) and
+float32 for the lora/full base. QLoRA uses gradient checkpointing. Optimizer: paged 8-bit
+AdamW on a GPU, plain AdamW on a CPU.
 
 The loss counts only the response tokens: each example is the model's chat template over
 ``[system: instruction, user: prompt, assistant: response]``; the prompt tokens get label
@@ -50,9 +50,20 @@ def on_gpu() -> bool:
     return torch.cuda.is_available()
 
 
-def compute_dtype() -> torch.dtype:
-    """bfloat16 on a GPU; float32 on this CPU (measured faster than bfloat16, and exact)."""
-    return torch.bfloat16 if on_gpu() else torch.float32
+def compute_dtype(method: str = "lora") -> torch.dtype:
+    """The dtype the base's matrix products run in: bfloat16 on a GPU. On a CPU, bfloat16
+    for QLoRA's 4-bit layers (they dequantize to it; with AVX512-BF16 this measured 1.4x the
+    tokens/s of float32, see bench/bench_finetune.py) and float32 for the lora/full base,
+    whose weights stay float32 masters."""
+    if on_gpu() or method == "qlora":
+        return torch.bfloat16
+    return torch.float32
+
+
+def uses_gradient_checkpointing(method: str) -> bool:
+    """QLoRA recomputes activations in the backward pass (as in the QLoRA recipe and peft's
+    default): memory is the point of QLoRA, and it keeps qlora's training peak below lora's."""
+    return method == "qlora"
 
 
 # -- model ----------------------------------------------------------------------------------
@@ -73,7 +84,7 @@ def load_base(model_path: str, method: str):
     ``full``, which trains under bf16 autocast on a GPU)."""
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
-    dtype = compute_dtype()
+    dtype = compute_dtype(method)
     kwargs = {}
     if on_gpu():
         kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", 0))}
@@ -81,8 +92,9 @@ def load_base(model_path: str, method: str):
         kwargs["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=dtype)
+    # full trains float32 masters (bf16 autocast on a GPU); on a CPU the rest stays float32
     model = AutoModelForCausalLM.from_pretrained(
-        model_path, dtype=torch.float32 if method == "full" else dtype, **kwargs)
+        model_path, dtype=dtype if on_gpu() and method != "full" else torch.float32, **kwargs)
     model.config.use_cache = False
     keep_4bit_layout(model)
     return model
@@ -116,8 +128,7 @@ def prepare_model(config: FinetuneConfig):
     """``(model, tokenizer)`` ready to train for ``config.method``.
 
     ``qlora``: a peft model over ``bnb.nn.Linear4bit`` layers (``prepare_model_for_kbit_training``
-    freezes the base and keeps norms in float32; gradient checkpointing only on a GPU, where
-    memory is scarce - on a CPU it would cost a second forward pass). ``lora``: a peft model
+    freezes the base and keeps norms in float32; gradient checkpointing on). ``lora``: a peft model
     over the full-precision base. ``full``: the model itself, every weight trainable.
     The LoRA initialisation follows ``config.seed``.
     """
@@ -133,7 +144,8 @@ def prepare_model(config: FinetuneConfig):
     from peft import get_peft_model, prepare_model_for_kbit_training
 
     if config.method == "qlora":
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=on_gpu())
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=uses_gradient_checkpointing("qlora"),
+            gradient_checkpointing_kwargs={"use_reentrant": False})
     torch.manual_seed(config.seed)
     model = get_peft_model(model, lora_config(config))
     model.train()
@@ -354,8 +366,8 @@ def estimate_bytes(config: FinetuneConfig, model_path: str, seq_len: int) -> int
             arch, config.method, batch_size=config.batch_size, seq_len=seq_len, r=config.r,
             target_modules=tuple(config.target_modules),
             optimizer="paged-adamw-8bit" if on_gpu() else "adamw",
-            gradient_checkpointing=on_gpu() and config.method == "qlora",
-            compute_dtype="bf16" if on_gpu() else "fp32").total)
+            gradient_checkpointing=uses_gradient_checkpointing(config.method),
+            compute_dtype="bf16" if compute_dtype(config.method) == torch.bfloat16 else "fp32").total)
     except Exception:  # noqa: BLE001 - an estimate is a nicety, never a reason to fail a run
         return None
 
@@ -376,7 +388,7 @@ def training_arguments(config: FinetuneConfig, scratch: str):
         bf16=gpu, use_cpu=not gpu, seed=config.seed, data_seed=config.seed,
         logging_strategy="steps", logging_steps=1, save_strategy="no", report_to="none",
         disable_tqdm=True, remove_unused_columns=False, dataloader_num_workers=0,
-        gradient_checkpointing=gpu and config.method == "qlora",
+        gradient_checkpointing=uses_gradient_checkpointing(config.method),
         gradient_checkpointing_kwargs={"use_reentrant": False},
     )
 
@@ -399,23 +411,36 @@ def make_trainer(model, tokenizer, config: FinetuneConfig, train_features: list[
         data_collator=lambda features: collate(features, pad), callbacks=list(callbacks))
 
 
+def is_main_process() -> bool:
+    """True except in the extra processes of a multi-GPU launch (``accelerate launch``,
+    ``torchrun``: ``RANK`` > 0), which train but leave the run directory to process 0."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 class RunFiles:
-    """Writes a run directory's ``status.json`` and ``events.jsonl``."""
+    """Writes a run directory's ``status.json`` and ``events.jsonl`` (process 0 only)."""
 
     def __init__(self, run_dir: Path, max_steps: int):
         self.dir = run_dir
+        self.main = is_main_process()
         self.status = {"state": "running", "message": "", "phase": "loading", "step": 0,
                        "max_steps": max_steps, "pid": os.getpid(), "started": now_iso(),
                        "updated": now_iso()}
-        self.events = open(run_dir / "events.jsonl", "a")
+        self.events = open(run_dir / "events.jsonl", "a") if self.main else None
 
     def set(self, **changes) -> None:
         self.status.update(changes, updated=now_iso())
-        write_json_atomic(self.dir / "status.json", self.status)
+        if self.main:
+            write_json_atomic(self.dir / "status.json", self.status)
 
     def event(self, event: dict) -> None:
-        self.events.write(json.dumps(event) + "\n")
-        self.events.flush()
+        if self.main:
+            self.events.write(json.dumps(event) + "\n")
+            self.events.flush()
+
+    def close(self) -> None:
+        if self.events is not None:
+            self.events.close()
 
     def stop_requested(self) -> bool:
         return (self.dir / "STOP").exists()
@@ -489,7 +514,8 @@ def run(config: FinetuneConfig) -> str:
 
     run_dir = Path(config.output_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(run_dir / "config.json", config.to_json())
+    if is_main_process():
+        write_json_atomic(run_dir / "config.json", config.to_json())
     files = RunFiles(run_dir, config.max_steps)
     files.set(message="Loading the model and the data.")
     phases: dict[str, float] = {}
@@ -541,7 +567,10 @@ def run(config: FinetuneConfig) -> str:
         model = trainer.model
 
         phase("saving", "Saving the adapter." if config.method != "full" else "Saving the model.")
-        save_atomic(model, tokenizer, run_dir / "adapter")
+        if files.main:
+            save_atomic(model, tokenizer, run_dir / "adapter")
+        else:
+            return "done"  # process 0 evaluates and reports
 
         phase("eval-after", "Scoring the fine-tuned model on the held-out examples.")
         after, after_answers = evaluate(model, tokenizer, dataset, instruction,
@@ -550,7 +579,7 @@ def run(config: FinetuneConfig) -> str:
         samples = [{"prompt": e.prompt, "reference": e.response, "before": b, "after": a}
                    for e, b, a in zip(dataset.heldout[:SAMPLES], before_answers, after_answers,
                                       strict=False)]
-        write_json_atomic(run_dir / "eval.json", {
+        write_json_atomic(run_dir / "eval.json", {  # process 0 only (see above)
             "before": before, "after": after, "peak_memory_bytes": peak,
             "estimate_bytes": estimate_bytes(config, model_path, seq_len),
             "train_seconds": round(train_seconds, 3), "phase_seconds": phases,
@@ -573,7 +602,7 @@ def run(config: FinetuneConfig) -> str:
         traceback.print_exc(file=sys.stderr)
         return "failed"
     finally:
-        files.events.close()
+        files.close()
 
 
 # -- reuse ----------------------------------------------------------------------------------
@@ -606,7 +635,7 @@ def load_tuned(run_dir: Path | str):
     if config.method == "full":
         from transformers import AutoModelForCausalLM
 
-        tuned = AutoModelForCausalLM.from_pretrained(adapter, dtype=compute_dtype())
+        tuned = AutoModelForCausalLM.from_pretrained(adapter, dtype=torch.float32)
     else:
         from peft import PeftModel
 
