@@ -59,7 +59,7 @@ class FinetuneConfig:
     dataset: str = "orders"
     r: int = 16
     alpha: int = 32
-    dropout: float = 0.05
+    dropout: float = 0.0  # peft's default; dropout would keep a copy of every adapted input
     target_modules: tuple[str, ...] = ALL_LINEAR
     learning_rate: float = 1e-3
     max_steps: int = 30
