@@ -9,7 +9,7 @@ Methods (Dettmers et al. 2023, "QLoRA"; Hu et al. 2021, "LoRA"):
 - ``lora``: the same adapters over a full-precision frozen base;
 - ``full``: every weight trains.
 
-Compute dtype: bfloat16 on a GPU. On a CPU, bfloat16 for QLoRA's 4-bit layers (measured 1.4x
+Compute dtype: bfloat16 on a GPU. On a CPU, bfloat16 for QLoRA's 4-bit layers (measured 1.2-1.4x
 the tokens/s of float32 with AVX512-BF16; ``bench/bench_finetune.py`` prints both) and
 float32 for the lora/full base. QLoRA uses gradient checkpointing. Optimizer: paged 8-bit
 AdamW on a GPU, plain AdamW on a CPU.
@@ -52,7 +52,7 @@ def on_gpu() -> bool:
 
 def compute_dtype(method: str = "lora") -> torch.dtype:
     """The dtype the base's matrix products run in: bfloat16 on a GPU. On a CPU, bfloat16
-    for QLoRA's 4-bit layers (they dequantize to it; with AVX512-BF16 this measured 1.4x the
+    for QLoRA's 4-bit layers (they dequantize to it; with AVX512-BF16 this measured 1.2-1.4x the
     tokens/s of float32, see bench/bench_finetune.py) and float32 for the lora/full base,
     whose weights stay float32 masters."""
     if on_gpu() or method == "qlora":
