@@ -7,6 +7,7 @@ import streamlit as st
 
 from core import quantization as Q
 from pages import _quantization_parts as parts
+from pages import _quantization_tables as tables
 from pages._ui import fail, fmt_bytes, read_asset, shareable_state, show_code
 
 st.title("Quantization")
@@ -56,7 +57,7 @@ cols[2].metric("MSE", f"{err.mse:.4g}")
 cols[3].metric("Max |error|", f"{err.max_abs:.4g}")
 cols[4].metric("SQNR", f"{err.sqnr_db:.2f} dB")
 cols[5].metric("Bits per weight", f"{bits_per_param:.3f}", help="Including the scale constants.")
-for line in parts.formulas(method, x, result, clip):
+for line in tables.formulas(method, x, result, clip):
     st.latex(line)
 
 if check:
@@ -78,7 +79,7 @@ st.caption(
     "same 4 bits and block size. Try Generate -> normal with outliers, and SmolLM2 weights."
 )
 st.dataframe(
-    parts.comparison(x, bits, blocksize, clip), hide_index=True, column_config=parts.ERROR_COLUMNS
+    tables.comparison(x, bits, blocksize, clip), hide_index=True, column_config=parts.ERROR_COLUMNS
 )
 
 st.subheader("Double quantization: the cost of the block constants")
@@ -102,7 +103,7 @@ if double_quant:
     )
 
 st.subheader(f"A model of {n_billions:g}B parameters in each format")
-st.dataframe(parts.sizes_table(n_billions * 1e9, blocksize), hide_index=True)
+st.dataframe(tables.sizes_table(n_billions * 1e9, blocksize), hide_index=True)
 st.caption("1 byte = 8 bits; 1 KB = 1024 B, 1 MB = 1024 KB, 1 GB = 1024 MB.")
 
 st.markdown(read_asset("quantization_why.md"))
