@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 BUNDLED = {
@@ -75,13 +76,28 @@ def bundled_model_dir(name: str = DEFAULT_MODEL) -> Path:
     return target
 
 
+@contextmanager
+def atomic_folder(target: Path):
+    """Yield a temp folder beside ``target``; on success it replaces ``target`` by a rename,
+    on an error (or a killed process) no ``target`` that looks complete is left behind."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        yield tmp
+        tmp.chmod(0o755)
+        if target.exists():
+            shutil.rmtree(target)
+        tmp.rename(target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 def _convert_gguf(gguf: Path, target: Path) -> None:
     """Dequantize the GGUF into a safetensors folder, written atomically (temp dir + rename)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    try:
+    with atomic_folder(target) as tmp:
         tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
         model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
         # The weights are plain float32 now; the GGUF origin leaves a quantization_config
@@ -95,12 +111,6 @@ def _convert_gguf(gguf: Path, target: Path) -> None:
         config = json.loads(config_path.read_text())
         config.pop("quantization_config", None)
         config_path.write_text(json.dumps(config, indent=2))
-        if target.exists():
-            shutil.rmtree(target)
-        tmp.rename(target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def resolve_model(model: str) -> str:

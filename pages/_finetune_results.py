@@ -72,8 +72,8 @@ def _tuned(run_dir: str):
 
 def answer_box(run: runs.RunInfo) -> None:
     """Type a prompt; the base and the fine-tuned model answer side by side."""
-    prompt = st.text_input("Ask both models", key="ft_prompt",
-                           placeholder="send two blue notebooks to the Oslo office")
+    prompt = st.text_input("Ask both models (for example: send two blue notebooks to the "
+                           "Oslo office)", key="ft_prompt")
     asked = st.button("Answer", key="ft_ask", icon=":material/chat:")
     if asked and prompt.strip():
         try:
@@ -149,8 +149,8 @@ def history(all_runs: list[runs.RunInfo]) -> None:
     percent = st.column_config.NumberColumn(format="percent")
     st.dataframe([_summary(str(r.path), _stamp(r.path)) for r in all_runs], hide_index=True,
                  column_config={"valid JSON": percent, "exact match": percent})
-    picked = st.multiselect("Overlay the loss curves of", [r.run_id for r in all_runs],
-                            key="ft_compare", placeholder="pick two or more runs")
+    picked = st.multiselect("Overlay the loss curves of (pick two or more runs)",
+                            [r.run_id for r in all_runs], key="ft_compare")
     curves = {run_id: runs.read_events(runs.runs_root() / run_id) for run_id in picked}
     curves = {k: v for k, v in curves.items() if v}
     if curves:

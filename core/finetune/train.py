@@ -32,6 +32,7 @@ from pathlib import Path
 import torch
 
 from core.finetune import FinetuneConfig, now_iso, validate, write_json_atomic
+from core.models import atomic_folder
 
 # The short instruction each bundled dataset is trained and evaluated with (the system turn
 # of the chat template); an upload keeps the model's own default system turn.
@@ -479,17 +480,9 @@ def progress_callback(files: RunFiles, trainer_ref: list):
 def save_atomic(model, tokenizer, target: Path) -> None:
     """``save_pretrained`` into a temp folder next to ``target``, then rename: a killed run
     leaves no ``adapter/`` that looks complete."""
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    try:
+    with atomic_folder(target) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
-        tmp.chmod(0o755)
-        if target.exists():
-            shutil.rmtree(target)
-        tmp.rename(target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def failure_message(error: BaseException, config: FinetuneConfig) -> str:
