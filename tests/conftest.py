@@ -1,4 +1,5 @@
-"""Shared test set-up: never reach a network, and find GPU-only tests."""
+"""Shared test set-up: never reach a network, find GPU-only tests, and the tiny model that the
+tests of plumbing train (``tiny_model``, saved once per test session)."""
 
 import os
 
@@ -20,3 +21,11 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords and not has_gpu:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> str:
+    """The folder of a tiny random model of SmolLM2's architecture (tests/tiny_model.py)."""
+    from tests.tiny_model import save_tiny_model
+
+    return str(save_tiny_model(tmp_path_factory.mktemp("tiny-model")))

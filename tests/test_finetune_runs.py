@@ -1,4 +1,5 @@
-"""Run management: the one-run marker, stale process ids, stop, listing, adapter zip.
+"""Run management: one run at a time (the lock its process holds), dead and reused process
+ids, stop, listing, adapter zip.
 
 The real trainer is exercised in tests/test_finetune_cli.py and the page's AppTest; here a
 small stand-in process writes the run files the same way (status, events, STOP, adapter),
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from core.finetune import runs
+from core.finetune import rundir, runs
 
 # A stand-in trainer: argv = run_dir, max_steps, mode ("steps" | "crash").
 FAKE_TRAINER = r"""
@@ -113,8 +114,7 @@ def test_cli_args_name_every_setting_as_a_flag():
 def test_one_run_at_a_time_then_stop(root, monkeypatch):
     monkeypatch.setattr(runs, "command", fake())
     run = runs.start_run({"max_steps": 10_000})
-    marker = json.loads((root / runs.LOCK_NAME).read_text())
-    assert marker["run_id"] == run.run_id and marker["pid"] > 0
+    assert json.loads((root / runs.LOCK_NAME).read_text())["run_id"] == run.run_id
     assert wait_for(lambda: runs.read_status(run.path).get("state") == "running")
     # A second page sees the running one and cannot start another.
     assert runs.active_run().run_id == run.run_id
@@ -130,7 +130,7 @@ def test_one_run_at_a_time_then_stop(root, monkeypatch):
     events = runs.read_events(run.path)
     assert status["state"] == "stopped"
     assert 2 <= len(events) < 10_000 and status["step"] == events[-1]["step"]
-    assert not (root / runs.LOCK_NAME).exists()
+    assert runs.active_run() is None  # the lock went with the process
     assert not (run.path / "adapter").exists()
 
     # The server is free again: the next run starts and finishes.
@@ -145,67 +145,92 @@ def test_a_process_that_dies_leaves_a_failed_status_and_frees_the_server(root, m
     monkeypatch.setattr(runs, "command", fake("crash"))
     run = runs.start_run({"max_steps": 5})
     assert wait_for(lambda: runs.active_run() is None)
-    status = runs.read_status(run.path)
+    assert runs.read_status(run.path)["state"] == "failed"
+    status = runs.read_run(run.path).status  # as the page shows it: with the last output
     assert status["state"] == "failed"
     assert "ended without finishing" in status["message"]
     assert "boom: out of cheese" in status["message"]
+    assert runs.start_run({"max_steps": 1}).run_id != run.run_id  # the server is free
 
 
-def test_stale_marker_of_a_dead_pid_is_cleared(root):
+HOLDER = r"""
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("held", flush=True)
+time.sleep(60)
+"""
+
+
+def hold_lock(lock: Path) -> subprocess.Popen:
+    """A process holding the server's run lock, as a training process does."""
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(lock)], stdout=subprocess.PIPE,
+                            text=True)
+    assert proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def test_a_lock_file_left_behind_holds_nothing(root):
     run_dir = root / "20260101-000000-abcd"
     run_dir.mkdir(parents=True)
-    runs.write_json_atomic(
-        run_dir / "status.json", {"state": "running", "step": 4, "max_steps": 60}
-    )
-    runs.write_json_atomic(
-        root / runs.LOCK_NAME, {"run_id": run_dir.name, "pid": dead_pid(), "created": time.time()}
-    )
-    assert runs.active_run() is None
-    assert not (root / runs.LOCK_NAME).exists()
-    status = runs.read_status(run_dir)
-    assert status["state"] == "failed" and status["step"] == 4
-
-
-def test_a_finished_run_keeps_its_status_when_its_marker_goes_stale(root):
-    run_dir = root / "20260101-000000-abcd"
-    run_dir.mkdir(parents=True)
-    runs.write_json_atomic(run_dir / "status.json", {"state": "done", "message": "ok"})
-    runs.write_json_atomic(root / runs.LOCK_NAME, {"run_id": run_dir.name, "pid": dead_pid()})
+    rundir.write_json_atomic(run_dir / "status.json", {"state": "done", "message": "ok"})
+    (root / runs.LOCK_NAME).write_text(json.dumps({"run_id": run_dir.name}))
     assert runs.active_run() is None
     assert runs.read_status(run_dir) == {"state": "done", "message": "ok"}
 
 
-def test_live_pid_holds_the_server_but_a_reused_pid_does_not(root):
+def test_the_server_is_held_exactly_as_long_as_the_lock_holder_lives(root):
     run_dir = root / "20260101-000000-abcd"
     run_dir.mkdir(parents=True)
-    start = runs._proc_stat(os.getpid())[1]
+    rundir.write_json_atomic(run_dir / "status.json", {"state": "running", "step": 4,
+                                                       "max_steps": 60})
     lock = root / runs.LOCK_NAME
-    runs.write_json_atomic(lock, {"run_id": run_dir.name, "pid": os.getpid(), "pid_start": start})
-    assert runs.active_run().run_id == run_dir.name
-    # Same id, different start time: the id was reused by an unrelated process.
-    runs.write_json_atomic(
-        lock, {"run_id": run_dir.name, "pid": os.getpid(), "pid_start": str(int(start) + 1)}
-    )
-    assert runs.active_run() is None and not lock.exists()
+    holder = hold_lock(lock)
+    lock.write_text(json.dumps({"run_id": run_dir.name}))
+    try:
+        assert runs.active_run().run_id == run_dir.name
+        with pytest.raises(runs.RunInProgress, match=run_dir.name):
+            runs.start_run({"max_steps": 2})
+    finally:
+        holder.kill()
+        holder.wait()
+    assert runs.active_run() is None  # the OS freed the lock with the process
 
 
-def test_a_marker_still_being_claimed_blocks_start_until_it_is_too_old(root):
-    root.mkdir(parents=True)
+def test_a_reused_process_id_is_not_the_run(root):
+    run_dir = root / "20260101-000000-abcd"
+    run_dir.mkdir(parents=True)
+    me = os.getpid()
+    written = {"state": "running", "step": 2, "max_steps": 9, "pid": me,
+               "pid_created": rundir.process_created(me)}
+    rundir.write_json_atomic(run_dir / "status.json", written)
+    assert runs.read_status(run_dir)["state"] == "running"
+    # Same id, another start time: the id was reused by an unrelated process.
+    rundir.write_json_atomic(run_dir / "status.json", {**written, "pid_created": 1.0})
+    status = runs.read_status(run_dir)
+    assert status["state"] == "failed" and status["died"]
+
+
+def test_a_run_still_launching_blocks_start_and_one_whose_launch_died_is_failed(root):
+    run_dir = root / "20260101-000000-abcd"
+    run_dir.mkdir(parents=True)
+    rundir.write_json_atomic(run_dir / "status.json", {"state": "queued", "pid": None,
+                                                       "max_steps": 5})
     lock = root / runs.LOCK_NAME
-    runs.write_json_atomic(
-        lock, {"run_id": "20260101-000000-abcd", "pid": None, "created": time.time()}
-    )
-    with pytest.raises(runs.RunInProgress):
-        runs.start_run({"max_steps": 2})
-    runs.write_json_atomic(
-        lock,
-        {
-            "run_id": "20260101-000000-abcd",
-            "pid": None,
-            "created": time.time() - runs.UNCLAIMED_LOCK_S - 1,
-        },
-    )
-    assert runs.active_run() is None and not lock.exists()
+    holder = hold_lock(lock)
+    lock.write_text(json.dumps({"run_id": run_dir.name}))
+    try:
+        assert runs.active_run().state == "queued"
+        with pytest.raises(runs.RunInProgress):
+            runs.start_run({"max_steps": 2})
+    finally:
+        holder.kill()
+        holder.wait()
+    # No lock and no process: the launch died before the trainer said a word.
+    run = runs.list_runs()[0]
+    assert run.state == "failed" and run.finished and "ended without finishing" in \
+        run.status["message"]
 
 
 def test_listing_reads_settings_metrics_and_skips_a_half_written_event(root):
@@ -213,11 +238,11 @@ def test_listing_reads_settings_metrics_and_skips_a_half_written_event(root):
     for d in (old, new, root / "uploads", root / "empty-folder"):
         d.mkdir(parents=True)
     for d, method in ((old, "lora"), (new, "qlora")):
-        runs.write_json_atomic(
+        rundir.write_json_atomic(
             d / "config.json", {"method": method, "dataset": "orders", "r": 8, "max_steps": 3}
         )
-        runs.write_json_atomic(d / "status.json", {"state": "done", "step": 3, "max_steps": 3})
-    runs.write_json_atomic(
+        rundir.write_json_atomic(d / "status.json", {"state": "done", "step": 3, "max_steps": 3})
+    rundir.write_json_atomic(
         new / "eval.json",
         {
             "before": {"loss": 2.5, "valid_json": 0.0, "exact_match": 0.0},
@@ -294,11 +319,11 @@ def test_a_status_whose_process_is_gone_reads_as_failed_without_a_marker(root):
     run_dir = root / "20260101-000000-abcd"
     run_dir.mkdir(parents=True)
     written = {"state": "running", "step": 7, "max_steps": 60, "pid": dead_pid()}
-    runs.write_json_atomic(run_dir / "status.json", written)
+    rundir.write_json_atomic(run_dir / "status.json", written)
     status = runs.read_status(run_dir)
     assert (status["state"], status["died"], status["step"]) == ("failed", True, 7)
-    assert status["message"] == runs.DIED
+    assert status["message"] == rundir.DIED
     assert json.loads((run_dir / "status.json").read_text()) == written
     assert runs.list_runs()[0].finished
-    runs.write_json_atomic(run_dir / "status.json", {**written, "pid": os.getpid()})
+    rundir.write_json_atomic(run_dir / "status.json", {**written, "pid": os.getpid()})
     assert runs.read_status(run_dir)["state"] == "running"

@@ -1,45 +1,34 @@
-"""Fine-tuning a small chat model with QLoRA, LoRA or every weight: the settings and the run
-directory, without the heavy libraries.
+"""Fine-tuning a small chat model with QLoRA, LoRA or every weight: the settings, without the
+heavy libraries.
 
 This module stays light (no torch, transformers, peft or bitsandbytes at import time) so the
-page and the data module can import it; the training itself lives in ``core.finetune.train``
-and runs as ``python -m core.finetune`` (see ``__main__``).
-
-A run directory holds (written by ``train.run``, read by the page):
-
-- ``config.json``: the ``FinetuneConfig`` as JSON, written first;
-- ``status.json``: ``{"state", "message", "phase", "step", "max_steps", "pid", "started",
-  "updated"}``, written atomically. ``state`` is one of ``STATES``; ``phase`` one of
-  ``PHASES``. Read it with ``read_status``, which also notices a process that died;
-- ``events.jsonl``: one line per training step ``{"step", "loss", "learning_rate",
-  "tokens_per_s", "elapsed_s", "memory_bytes"}``;
-- ``STOP``: created by the page; training stops at the next step and keeps what it trained;
-- ``adapter/``: the LoRA adapter (or, for ``full``, the whole model) saved with
-  ``save_pretrained``, written to a temp folder and renamed, so it is complete or absent;
-- ``eval.json``: held-out metrics ``{"before": {...}, "after": {...}, "peak_memory_bytes",
-  "estimate_bytes", "train_seconds", "samples"}``.
+page and the data module can import it. The run directory's files are written and read by
+``core.finetune.rundir``; the training itself lives in ``core.finetune.train`` and runs as
+``python -m core.finetune`` (see ``__main__``); ``core.finetune.runs`` starts and lists runs
+for the page; ``core.finetune.device`` chooses the compute dtype for this machine and
+``core.finetune.estimate`` the memory a run will need.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
+import secrets
 import time
 from dataclasses import asdict, dataclass, field, fields
-from datetime import UTC, datetime
-from pathlib import Path
 
+TASKS = ("chat",)
 METHODS = ("qlora", "lora", "full")
-STATES = ("queued", "running", "stopping", "stopped", "failed", "done")
-ACTIVE_STATES = ("queued", "running", "stopping")
-PHASES = ("loading", "eval-before", "training", "eval-after", "saving", "")
+COMPUTE_DTYPES = ("auto", "float32", "bfloat16")
 ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-DIED_MESSAGE = "The training process ended without finishing (it was killed or crashed)."
+
+
+def new_run_id() -> str:
+    """``YYYYMMDD-HHMMSS-xxxxxx`` (UTC time + 6 random hex digits): sorts by start time, and
+    two runs started in the same second still get folders of their own."""
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
 
 
 def _default_output_dir() -> str:
-    return "runs/" + time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    return "runs/" + new_run_id()
 
 
 @dataclass
@@ -54,6 +43,7 @@ class FinetuneConfig:
     ``B: (d_out, r)``, ``B`` starting at zero (Hu et al. 2021, as in peft).
     """
 
+    task: str = "chat"
     model: str = "smollm2-135m-instruct"
     method: str = "qlora"
     dataset: str = "orders"
@@ -66,6 +56,7 @@ class FinetuneConfig:
     batch_size: int = 8
     max_length: int = 96
     seed: int = 0
+    compute_dtype: str = "auto"
     output_dir: str = field(default_factory=_default_output_dir)
 
     def __post_init__(self):
@@ -87,6 +78,7 @@ class FinetuneConfig:
 
 
 FIELD_HELP = {
+    "task": "chat: a chat model learns prompt -> response pairs",
     "model": "bundled model name (smollm2-135m-instruct), a local model folder, or a hub id",
     "method": "qlora (4-bit NF4 base + LoRA), lora (full-precision base + LoRA) or full "
               "(every weight trains)",
@@ -101,14 +93,18 @@ FIELD_HELP = {
     "batch_size": "examples per step",
     "max_length": "longest example in tokens (prompt + response); longer ones are cut",
     "seed": "random seed (data order, LoRA initialisation, dropout)",
-    "output_dir": "run directory to write (config.json, status.json, events.jsonl, "
-                  "adapter/, eval.json)",
+    "compute_dtype": "dtype of the base model's matrix products: auto (bfloat16 only where this "
+                     "machine runs it faster, measured once; else float32), float32 or bfloat16",
+    "output_dir": "a new run directory to write (config.json, status.json, events.jsonl, "
+                  "adapter/, eval.json); a folder that holds a run is refused. Default: "
+                  "runs/<UTC time>-<random>",
 }
 
 
 def validate(config: FinetuneConfig) -> None:
     """Raise ValueError naming the first bad setting and what was expected."""
     checks = [
+        (config.task in TASKS, "task", f"one of {list(TASKS)}"),
         (config.method in METHODS, "method", f"one of {list(METHODS)}"),
         (isinstance(config.model, str) and config.model.strip() != "", "model", "a non-empty name or path"),
         (isinstance(config.dataset, str) and config.dataset.strip() != "", "dataset", "a non-empty name or path"),
@@ -122,6 +118,7 @@ def validate(config: FinetuneConfig) -> None:
         (_is_int(config.batch_size) and config.batch_size >= 1, "batch_size", "a positive integer"),
         (_is_int(config.max_length) and 16 <= config.max_length <= 8192, "max_length", "an integer in [16, 8192]"),
         (_is_int(config.seed) and config.seed >= 0, "seed", "a non-negative integer"),
+        (config.compute_dtype in COMPUTE_DTYPES, "compute_dtype", f"one of {list(COMPUTE_DTYPES)}"),
     ]
     for ok, name, expected in checks:
         if not ok:
@@ -136,64 +133,9 @@ def _is_num(value) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and value == value
 
 
-# -- the run directory --------------------------------------------------------------------
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def write_json_atomic(path: Path, value: dict) -> None:
-    """Write to a temp file in the same folder, then ``os.replace``: readers never see half."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(value, f, indent=2)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; the page may run as another user
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def pid_alive(pid: int | None) -> bool:
-    """Whether process ``pid`` exists and is not a zombie (Linux ``/proc``; else ``kill 0``)."""
-    if not pid:
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{int(pid)}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-
-
-def read_status(run_dir: Path | str) -> dict:
-    """A run's ``status.json`` as the page should show it: ``{}`` while it is not written.
-
-    A status that still says ``running``/``stopping`` (or ``queued`` with a pid) whose
-    process is gone is reported as ``state="failed"``, ``died=True`` with a plain message
-    (the process was killed or crashed); the file itself is not changed.
-    """
-    try:
-        status = json.loads((Path(run_dir) / "status.json").read_text())
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(status, dict):
-        return {}
-    if status.get("state") in ACTIVE_STATES and status.get("pid") and not pid_alive(status["pid"]):
-        status = {**status, "state": "failed", "died": True, "phase": "", "message": DIED_MESSAGE}
-    return status
-
-
 __all__ = [
-    "ALL_LINEAR", "FinetuneConfig", "METHODS", "PHASES", "STATES", "FIELD_HELP", "read_status",
-    "validate", "write_json_atomic", "pid_alive", "load_tuned", "prepare_model", "run", "generate",
+    "ALL_LINEAR", "COMPUTE_DTYPES", "FinetuneConfig", "METHODS", "TASKS", "FIELD_HELP",
+    "new_run_id", "validate", "load_tuned", "prepare_model", "run", "generate",
 ]
 
 

@@ -1,7 +1,7 @@
 """Command line: ``python -m core.finetune --method qlora --dataset orders --max-steps 60
 --output-dir runs/<id>``. Every ``FinetuneConfig`` field is a flag; ``--help`` lists them
 with their defaults. Exit status: 0 when the run finished or was stopped, 1 when it failed,
-2 for bad flags."""
+2 for bad flags or an output folder that already holds a run."""
 
 from __future__ import annotations
 
@@ -11,7 +11,10 @@ import sys
 from dataclasses import MISSING, fields
 from pathlib import Path
 
-from core.finetune import FIELD_HELP, FinetuneConfig, now_iso, write_json_atomic
+from core.finetune import FIELD_HELP, FinetuneConfig
+from core.finetune.rundir import claim, now_iso, write_json_atomic
+
+DEFAULT_DIR = "runs/<UTC time>-<random>"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -25,7 +28,7 @@ def parser() -> argparse.ArgumentParser:
         if f.name == "target_modules":
             kind, default = str, ",".join(default)
         elif f.name == "output_dir":
-            kind, default = str, "runs/<UTC time>"
+            kind, default = str, DEFAULT_DIR
         else:
             kind = type(default)
         p.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=kind, default=default,
@@ -37,18 +40,25 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     p = parser()
     args = vars(p.parse_args(argv))
-    if args["output_dir"] == "runs/<UTC time>":
+    if args["output_dir"] == DEFAULT_DIR:
         del args["output_dir"]
     try:
         config = FinetuneConfig(**args)
     except ValueError as error:
         if args.get("output_dir"):  # a page waiting on this run directory should hear why
-            run_dir = Path(args["output_dir"])
-            run_dir.mkdir(parents=True, exist_ok=True)
-            write_json_atomic(run_dir / "status.json", {
-                "state": "failed", "message": str(error), "phase": "", "step": 0,
-                "max_steps": args.get("max_steps") or 0, "pid": os.getpid(),
-                "started": now_iso(), "updated": now_iso()})
+            try:
+                run_dir = claim(args["output_dir"])
+            except ValueError:
+                pass  # it holds another run: leave that run's files alone
+            else:
+                write_json_atomic(run_dir / "status.json", {
+                    "state": "failed", "message": str(error), "phase": "", "step": 0,
+                    "max_steps": args.get("max_steps") or 0, "pid": os.getpid(),
+                    "started": now_iso(), "updated": now_iso()})
+        p.error(str(error))
+    try:
+        claim(config.output_dir)
+    except ValueError as error:
         p.error(str(error))
     from core.finetune.train import run
 

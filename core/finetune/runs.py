@@ -2,41 +2,58 @@
 
 A run is a separate process, ``python -m core.finetune ... --output-dir <runs root>/<id>``,
 started in its own session so that closing the browser tab or reloading the page does not
-stop it. It writes its progress into its run directory (``config.json``, ``status.json``,
-``events.jsonl``, ``eval.json``, ``adapter/``); this module only reads those files, plus:
+stop it. It writes its run directory (``core.finetune.rundir`` owns those files); this
+module starts it and reads what it wrote, plus:
 
-- one run at a time per server: a marker file ``active-run.json`` in the runs root holds the
-  run id and the process id. It is created with ``O_CREAT | O_EXCL``, so two pages pressing
-  Start together cannot both win. A marker whose process has ended is stale and is cleared by
-  the next look (``active_run``); if that run's status still says it was running, it is
-  marked ``failed`` with a plain-language message (the process died without a word).
-- stop: a file ``STOP`` in the run directory; the training loop stops at its next step and
-  keeps what it trained.
+- one run at a time per server: ``start_run`` takes an exclusive ``fcntl.flock`` on
+  ``<runs root>/active-run.lock`` and hands the open file to the training process, which
+  holds it for as long as it lives. The operating system frees the lock when that process
+  ends however it ends (finished, crashed, killed), so there is no stale marker to clear;
+  the lock file's text names the run it belongs to.
+- stop: a file ``STOP`` in the run directory (``rundir.request_stop``); the training loop
+  stops at its next step and keeps what it trained.
 
 Pure Python (no streamlit, no torch). Runs root: ``$QLORA_LAB_RUNS``, else ``<repo>/runs``.
 """
 
 from __future__ import annotations
 
+import fcntl
 import io
 import json
 import os
 import re
-import secrets
 import subprocess
 import sys
 import tempfile
 import time
 import zipfile
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
+import psutil
+
+from core.finetune import new_run_id
+from core.finetune.rundir import (
+    ACTIVE_STATES,
+    DIED,
+    FINAL_STATES,
+    now_iso,
+    read_config,
+    read_eval,
+    read_events,
+    read_json,
+    read_status,
+    request_stop,
+    stop_requested,
+    write_json_atomic,
+)
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
-LOCK_NAME = "active-run.json"
+LOCK_NAME = "active-run.lock"
+TRAINING_NICENESS = 10  # a started run yields the CPU to the app server's reruns
 UPLOADS = "uploads"
-ACTIVE_STATES = ("queued", "running", "stopping")
-FINAL_STATES = ("stopped", "failed", "done")
+RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")  # a run folder's name, never a path
 # The FinetuneConfig fields the page may set, in the order the CLI documents them.
 SETTINGS = (
     "model",
@@ -51,11 +68,12 @@ SETTINGS = (
     "batch_size",
     "max_length",
     "seed",
+    "compute_dtype",
 )
-DIED = "The training process ended without finishing (it was killed or crashed)."
-UNCLAIMED_LOCK_S = 120  # a marker that never got a process id is stale after this long
 
-_children: dict[int, subprocess.Popen] = {}  # processes started here, so they can be reaped
+_children: dict[int, subprocess.Popen] = {}  # processes started here, reaped when they end
+__all__ = ["ACTIVE_STATES", "FINAL_STATES", "read_events", "read_status", "request_stop",
+           "stop_requested"]
 
 
 class RunInProgress(ValueError):
@@ -106,79 +124,23 @@ def _root(root: Path | str | None) -> Path:
     return Path(root) if root is not None else runs_root()
 
 
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def new_run_id() -> str:
-    """``YYYYMMDD-HHMMSS-xxxx`` (UTC time + 4 random hex digits): sorts by start time."""
-    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(2)
-
-
 # -- reading the files a run writes ------------------------------------------------------
 
 
-def _read_json(path: Path) -> dict | None:
-    """A JSON file's object, or None when it is missing or half-written."""
-    try:
-        value = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def write_json_atomic(path: Path, value: dict) -> None:
-    """Write to a temp file in the same folder, then ``os.replace``: readers never see half."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        json.dump(value, f, indent=2)
-    os.replace(tmp, path)
-
-
-def read_status(run_dir: Path | str) -> dict:
-    """``status.json`` as it should be shown: ``{}`` while not written; a status that still
-    says queued/running/stopping although its process (``pid``) is gone reads as
-    ``failed`` with ``died: True`` (the file itself is left as it is)."""
-    status = _read_json(Path(run_dir) / "status.json") or {}
-    if status.get("state") in ACTIVE_STATES and status.get("pid") and not pid_alive(status["pid"]):
-        status = {**status, "state": "failed", "died": True, "phase": "", "message": DIED}
-    return status
-
-
-def read_config(run_dir: Path | str) -> dict:
-    return _read_json(Path(run_dir) / "config.json") or {}
-
-
-def read_eval(run_dir: Path | str) -> dict | None:
-    return _read_json(Path(run_dir) / "eval.json")
-
-
-def read_events(run_dir: Path | str) -> list[dict]:
-    """The per-step lines of ``events.jsonl``; a last line still being written is skipped."""
-    try:
-        lines = (Path(run_dir) / "events.jsonl").read_text().splitlines()
-    except OSError:
-        return []
-    events = []
-    for line in lines:
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(event, dict) and "step" in event:
-            events.append(event)
-    return events
-
-
-def read_run(run_dir: Path | str) -> RunInfo:
+def read_run(run_dir: Path | str, launching: bool = False) -> RunInfo:
+    """One run directory as the page shows it. A run whose process died says so with the
+    last lines it printed; one still ``queued`` with no process is failed too, unless it is
+    ``launching`` (it holds the server's lock: its process is starting)."""
     run_dir = Path(run_dir)
-    return RunInfo(
-        run_dir.name, run_dir, read_config(run_dir), read_status(run_dir), read_eval(run_dir)
-    )
-
-
-def stop_requested(run_dir: Path | str) -> bool:
-    return (Path(run_dir) / "STOP").exists()
+    status = read_status(run_dir)
+    if status.get("state") == "queued" and not status.get("pid") and not launching:
+        status = {**status, "state": "failed", "died": True, "message": DIED}
+    if status.get("died"):
+        log = run_dir / "log.txt"
+        tail = log.read_text(errors="replace").strip().splitlines()[-3:] if log.exists() else []
+        if tail:
+            status["message"] += " Last output: " + " | ".join(tail)
+    return RunInfo(run_dir.name, run_dir, read_config(run_dir), status, read_eval(run_dir))
 
 
 def progress(status: dict, events: list[dict]) -> Progress:
@@ -212,7 +174,9 @@ def list_runs(root: Path | str | None = None) -> list[RunInfo]:
         for d in root.iterdir()
         if d.is_dir() and ((d / "config.json").exists() or (d / "status.json").exists())
     ]
-    return [read_run(d) for d in sorted(dirs, key=lambda d: d.name, reverse=True)]
+    active = active_run(root)
+    return [active if active is not None and d.name == active.run_id else read_run(d)
+            for d in sorted(dirs, key=lambda d: d.name, reverse=True)]
 
 
 def summary(run: RunInfo) -> dict:
@@ -241,89 +205,6 @@ def summary(run: RunInfo) -> dict:
         "valid JSON": after.get("valid_json"),
         "exact match": after.get("exact_match"),
     }
-
-
-# -- the one-run-at-a-time marker ------------------------------------------------------------
-
-
-def _proc_stat(pid: int) -> tuple[str, str] | None:
-    """(state letter, start time in clock ticks) from /proc, or None where there is none."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[1].split()  # after "pid (comm)": field 3 onwards
-    return fields[0], fields[19]
-
-
-def pid_alive(pid: int | None, start_time: str | None = None) -> bool:
-    """Whether process ``pid`` is still running (not ended, not a zombie, and - when
-    ``start_time`` is known - not a new process that reused the id)."""
-    if not pid:
-        return False
-    child = _children.get(pid)
-    if child is not None and child.poll() is not None:
-        _children.pop(pid, None)
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    stat = _proc_stat(pid)
-    if stat is None:
-        return True
-    state, started = stat
-    return state not in ("Z", "X") and (start_time is None or started == start_time)
-
-
-def _lock_path(root: Path) -> Path:
-    return root / LOCK_NAME
-
-
-def _mark_died(run_dir: Path) -> None:
-    """A run whose process is gone but whose status file still says it is running: say so
-    in the file, with the last lines the process printed."""
-    status = _read_json(run_dir / "status.json") or {}
-    if not run_dir.is_dir() or status.get("state", "queued") not in ACTIVE_STATES:
-        return
-    log = run_dir / "log.txt"
-    tail = log.read_text(errors="replace").strip().splitlines()[-3:] if log.exists() else []
-    status.update(
-        state="failed",
-        phase="",
-        updated=now_iso(),
-        message=DIED + (" Last output: " + " | ".join(tail) if tail else ""),
-    )
-    write_json_atomic(run_dir / "status.json", status)
-
-
-def active_run(root: Path | str | None = None) -> RunInfo | None:
-    """The run holding the server, or None. Clears a stale marker (its process has ended, or
-    it never got a process id within ``UNCLAIMED_LOCK_S``) and marks such a run failed if its
-    status was left saying it was still running."""
-    root = _root(root)
-    lock = _lock_path(root)
-    marker = _read_json(lock)
-    if marker is None:
-        if lock.exists():  # unreadable: written by hand or half-written long ago
-            age = time.time() - lock.stat().st_mtime
-            if age < 5:
-                return None
-            lock.unlink(missing_ok=True)
-        return None
-    run_dir = root / str(marker.get("run_id", ""))
-    pid = marker.get("pid")
-    if pid is None:
-        alive = time.time() - float(marker.get("created", 0)) < UNCLAIMED_LOCK_S
-    else:
-        alive = pid_alive(int(pid), marker.get("pid_start"))
-    if alive:
-        return read_run(run_dir)
-    _mark_died(run_dir)
-    lock.unlink(missing_ok=True)
-    return None
 
 
 # -- start, stop ---------------------------------------------------------------------------
@@ -355,81 +236,88 @@ def command(args: list[str], run_dir: Path) -> list[str]:
     return [sys.executable, "-m", "core.finetune", *args, "--output-dir", str(run_dir)]
 
 
+def _lock_path(root: Path) -> Path:
+    return root / LOCK_NAME
+
+
+def _reap() -> None:
+    """Collect the exit status of runs started here that have ended (no zombies)."""
+    for pid, child in list(_children.items()):
+        if child.poll() is not None:
+            _children.pop(pid, None)
+
+
+def active_run(root: Path | str | None = None) -> RunInfo | None:
+    """The run holding the server (its process holds the lock), or None."""
+    _reap()
+    lock = _lock_path(_root(root))
+    try:
+        fd = os.open(lock, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:  # held: a training process is alive
+            run_id = (read_json(lock) or {}).get("run_id", "")
+            return read_run(_root(root) / run_id, launching=True) if RUN_ID.match(str(run_id)) \
+                else None
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
+def _take_lock(lock: Path) -> int:
+    """An open descriptor holding the exclusive lock, or RunInProgress. A page that is just
+    looking (``active_run``'s brief shared lock) is waited for, not mistaken for a run."""
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    for _ in range(20):
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            time.sleep(0.01)
+    os.close(fd)
+    running = read_json(lock) or {}
+    raise RunInProgress(f"Run {running.get('run_id', '?')} is still going; one run at a time "
+                        "per server - watch it, or stop it first.")
+
+
 def start_run(settings: dict, root: Path | str | None = None) -> RunInfo:
     """Start ``python -m core.finetune`` for these settings in a new run directory, as a
-    separate process in its own session (it outlives the page). Raises ``RunInProgress``
-    when another run holds the server, ``ValueError`` for unknown settings."""
+    separate process in its own session (it outlives the page), holding the server's run
+    lock for as long as it lives. Raises ``RunInProgress`` when another run holds the
+    server, ``ValueError`` for unknown settings."""
     root = _root(root)
     args = cli_args(settings)
     root.mkdir(parents=True, exist_ok=True)
-    running = active_run(root)
-    if running is not None:
-        raise RunInProgress(
-            f"Run {running.run_id} is still {running.state}; one run at a "
-            "time per server - watch it, or stop it first."
-        )
-    run_id = new_run_id()
-    run_dir = root / run_id
-    lock = _lock_path(root)
+    fd = _take_lock(_lock_path(root))
     try:
-        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-    except FileExistsError:
-        raise RunInProgress(
-            "Another run was started a moment ago; one run at a time per server - watch it instead."
-        ) from None
-    with os.fdopen(fd, "w") as f:
-        json.dump({"run_id": run_id, "pid": None, "created": time.time()}, f)
-    try:
+        run_id = new_run_id()
+        run_dir = root / run_id
         run_dir.mkdir()
-        write_json_atomic(
-            run_dir / "status.json",
-            {
-                "state": "queued",
-                "message": "Starting the training process.",
-                "phase": "",
-                "step": 0,
-                "max_steps": int(settings.get("max_steps", 0)),
-                "pid": None,
-                "started": now_iso(),
-                "updated": now_iso(),
-            },
-        )
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps({"run_id": run_id, "started": now_iso()}).encode(), 0)
+        write_json_atomic(run_dir / "status.json", {
+            "state": "queued", "message": "Starting the training process.", "phase": "",
+            "step": 0, "max_steps": int(settings.get("max_steps", 0)), "pid": None,
+            "started": now_iso(), "updated": now_iso()})
         env = dict(os.environ, PYTHONUNBUFFERED="1", TOKENIZERS_PARALLELISM="false")
         env.setdefault("HF_HUB_OFFLINE", "1")
         env.setdefault("TRANSFORMERS_OFFLINE", "1")
         with open(run_dir / "log.txt", "wb") as log:
-            proc = subprocess.Popen(
-                command(args, run_dir),
-                cwd=REPO_ROOT,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-    except BaseException:
-        lock.unlink(missing_ok=True)
-        raise
+            proc = subprocess.Popen(command(args, run_dir), cwd=REPO_ROOT, env=env,
+                                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True, pass_fds=(fd,))
+    finally:
+        os.close(fd)  # the training process holds the lock now (or nobody does, on an error)
     _children[proc.pid] = proc
-    stat = _proc_stat(proc.pid)
-    write_json_atomic(
-        lock,
-        {
-            "run_id": run_id,
-            "pid": proc.pid,
-            "created": time.time(),
-            "pid_start": stat[1] if stat else None,
-        },
-    )
-    return read_run(run_dir)
-
-
-def request_stop(run_dir: Path | str) -> None:
-    """Ask a run to stop at its next step (it keeps what it trained): create ``STOP``."""
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise ValueError(f"No run directory {str(run_dir)!r}")
-    (run_dir / "STOP").touch()
+    try:  # the app server answers the class first; training takes the CPU time left over
+        psutil.Process(proc.pid).nice(TRAINING_NICENESS)
+    except (psutil.Error, OSError):
+        pass
+    return read_run(run_dir, launching=True)
 
 
 # -- results -------------------------------------------------------------------------------
