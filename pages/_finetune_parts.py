@@ -6,18 +6,18 @@ UI only; nothing here imports torch (the model check reads config.json only).
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
-from types import SimpleNamespace
 
 import plotly.graph_objects as go
+import psutil
 import streamlit as st
 
-from core.finetune import ALL_LINEAR, FinetuneConfig, runs
-from core.models import BUNDLED, DEFAULT_MODEL
+from core.finetune import ALL_LINEAR, COMPUTE_DTYPES, FinetuneConfig, runs
+from core.finetune.device import profile_in_subprocess
+from core.finetune.estimate import architecture, estimate_run_memory
 from pages._ui import fmt_bytes, plot
 
-METHODS = {"qlora": "4-bit base + LoRA", "lora": "full-precision base + LoRA",
+METHODS = {"qlora": "4-bit base + LoRA", "lora": "16/32-bit base + LoRA",
            "full": "every weight trains"}
 BUNDLED_DATASETS = ("orders", "course-qa")
 # The page opens on the demo run: FinetuneConfig's defaults.
@@ -64,119 +64,141 @@ def upload_box() -> None:
                    icon=":material/check:")
 
 
+HELP = {
+    "model": "The chat model to fine-tune: the bundled SmolLM2-135M-Instruct (135 million "
+             "parameters), a folder on this machine, or a hub id (needs network access).",
+    "method": "qlora: the frozen base in 4-bit NF4 plus LoRA adapters (least memory). lora: the "
+              "frozen base in its compute dtype (float32 on most CPUs, bfloat16 on a GPU) plus "
+              "adapters. full: every weight trains (most memory). Watch the memory bars.",
+    "dataset": "The prompt -> response pairs to learn. orders teaches a fixed JSON format; "
+               "course-qa short answers about this course; or your own uploaded file.",
+    "r": "LoRA rank: B is d_out x r and A is r x d_in. 4-16 is usual; 1-4 often suffices for "
+         "q_proj and v_proj. Higher r = more trainable parameters (see the memory bars).",
+    "alpha": "LoRA alpha: the update B*A is scaled by alpha / r. Usual: alpha = 2r (scale 2) "
+             "or a fixed alpha. Larger scale = larger steps, like a higher learning rate.",
+    "alpha_2r": "Keep alpha = 2 x r as you move r: the scale alpha/r stays 2 at every rank.",
+    "dropout": "Dropout on the adapters' input during training (0 = off, peft's default). "
+               "0.05-0.1 can help on small data; it costs memory and time.",
+    "learning_rate": "Peak learning rate of AdamW (warm-up, then linear decay). LoRA is usually "
+                     "trained with 1e-4 to 1e-3; full fine-tuning needs about 10x less.",
+    "targets": "The linear layers that get adapters: attention q, k, v, o and MLP gate, up, "
+               "down. More modules = more capacity and more trainable parameters.",
+    "steps": "Optimizer steps. The demo learns the JSON format in 30 steps of 8 examples.",
+    "batch": "Examples per step. Memory for activations grows in proportion.",
+    "max_length": "Longest example in tokens (prompt + response); longer ones are cut. The "
+                  "orders examples are under 96 tokens.",
+    "seed": "Random seed: data order and the adapters' start. Same seed, same run.",
+    "dtype": "The arithmetic of the base model's matrix products. auto: bfloat16 only where this "
+             "machine runs it faster (measured once), else float32. A CPU without native "
+             "bfloat16 (AVX2) emulates it and is ~50x slower.",
+}
+
+
 def settings_form() -> dict:
     """The run's settings, one URL-bound widget each (call inside ``shareable_state``)."""
     d, q = DEFAULTS, "query-params"
     model = st.text_input("Model: a bundled name, a local folder, or a hub id", d["model"],
-                          key="ft_model", bind=q).strip()
+                          key="ft_model", bind=q, help=HELP["model"]).strip()
     method = st.radio("Method", list(METHODS), captions=list(METHODS.values()),
-                      horizontal=True, key="ft_method", bind=q)
+                      horizontal=True, key="ft_method", bind=q, help=HELP["method"])
     upload_box()
     datasets = [*BUNDLED_DATASETS, *(str(p) for p in runs.list_uploads())]
     dataset = st.selectbox("Dataset", datasets, format_func=_dataset_label, key="ft_dataset",
-                           bind=q)
+                           bind=q, help=HELP["dataset"])
+    no_lora = method == "full"
+    if no_lora:
+        st.caption("Full fine-tuning trains every weight: the LoRA settings do not apply.")
     a, b = st.columns(2)
     r = a.select_slider("LoRA rank r", _choices(POWERS_OF_TWO[:7], d["r"]), d["r"], key="ft_r",
-                        bind=q)
+                        bind=q, disabled=no_lora, help=HELP["r"])
+    two_r = b.checkbox("alpha = 2r", False, key="ft_alpha_2r", bind=q, disabled=no_lora,
+                       help=HELP["alpha_2r"])
     alpha = b.select_slider("alpha", _choices(POWERS_OF_TWO, d["alpha"]), d["alpha"],
-                            key="ft_alpha", bind=q)
-    dropout = a.slider("LoRA dropout", 0.0, 0.5, d["dropout"], 0.05, key="ft_dropout", bind=q)
+                            key="ft_alpha", bind=q, disabled=no_lora or two_r,
+                            help=HELP["alpha"])
+    if two_r:
+        alpha = 2 * r
+        b.caption(f"alpha = 2 x r = {alpha}: the update is scaled by 2.")
+    dropout = a.slider("LoRA dropout", 0.0, 0.5, d["dropout"], 0.05, key="ft_dropout", bind=q,
+                       disabled=no_lora, help=HELP["dropout"])
     lr = b.select_slider("Learning rate", LEARNING_RATES, d["learning_rate"],
-                         format_func=lambda v: f"{v:g}", key="ft_lr", bind=q)
+                         format_func=lambda v: f"{v:g}", key="ft_lr", bind=q,
+                         help=HELP["learning_rate"])
     targets = st.multiselect("Target modules (LoRA)", TARGETS, list(d["target_modules"]),
-                             key="ft_targets", bind=q)
-    steps = a.slider("Training steps", 1, 300, d["max_steps"], key="ft_steps", bind=q)
+                             key="ft_targets", bind=q, disabled=no_lora, help=HELP["targets"])
+    steps = a.slider("Training steps", 1, 300, d["max_steps"], key="ft_steps", bind=q,
+                     help=HELP["steps"])
     batch = b.select_slider("Batch size", _choices(POWERS_OF_TWO[:6], d["batch_size"]),
-                            d["batch_size"], key="ft_batch", bind=q)
+                            d["batch_size"], key="ft_batch", bind=q, help=HELP["batch"])
     max_length = a.select_slider("Max length (tokens)", MAX_LENGTHS, d["max_length"],
-                                 key="ft_max_length", bind=q)
-    seed = b.number_input("Seed", 0, 2**31 - 1, d["seed"], key="ft_seed", bind=q)
+                                 key="ft_max_length", bind=q, help=HELP["max_length"])
+    seed = b.number_input("Seed", 0, 2**31 - 1, d["seed"], key="ft_seed", bind=q,
+                          help=HELP["seed"])
+    dtype = st.selectbox("Compute dtype", COMPUTE_DTYPES, key="ft_dtype", bind=q,
+                         help=HELP["dtype"])
     return dict(model=model, method=method, dataset=dataset, r=r, alpha=alpha, dropout=dropout,
                 target_modules=tuple(targets), learning_rate=lr, max_steps=steps,
-                batch_size=batch, max_length=max_length, seed=int(seed))
-
-
-class _Config(SimpleNamespace):
-    """A config.json read without transformers: absent fields read as None."""
-
-    def __getattr__(self, name):
-        return None
+                batch_size=batch, max_length=max_length, seed=int(seed), compute_dtype=dtype)
 
 
 def model_architecture(model: str):
-    """The Architecture behind a model argument, read from config.json only (no weights).
-    ValueError with a plain message for a missing folder or an unreachable hub id."""
-    from core.params import ARCHITECTURES, arch_from_hf_config
+    """The Architecture behind a model argument, read from config.json only (no weights)."""
+    return architecture(model)
 
-    if not model:
-        raise ValueError("Type a model: a bundled name, a local folder, or a hub id.")
-    if model in BUNDLED:
-        if model != DEFAULT_MODEL:
-            raise ValueError(f"{model!r} is not a chat model; use {DEFAULT_MODEL!r}.")
-        return ARCHITECTURES["SmolLM2-135M"]
-    path = Path(model).expanduser()
-    if path.exists() or model.startswith(("/", ".", "~")) or model.count("/") > 1:
-        if not path.is_dir():
-            raise ValueError(f"No model folder {model!r} on this machine.")
-        config_file = path / "config.json"
-        if not config_file.exists():
-            raise ValueError(f"Model folder {model!r} has no config.json.")
-    else:
-        from huggingface_hub import try_to_load_from_cache
 
-        cached = try_to_load_from_cache(model, "config.json")
-        if not isinstance(cached, str):
-            raise ValueError(f"{model!r} is neither a model folder on this machine nor a hub "
-                             "model in the local cache, and the hub cannot be reached (this app "
-                             "runs offline). Download it where there is internet and give its "
-                             "folder instead.")
-        config_file = Path(cached)
-    config = _Config(**json.loads(config_file.read_text()))
-    return arch_from_hf_config(config, name=path.name or model)
+@st.cache_resource(show_spinner="Measuring this machine once: its fastest arithmetic and the "
+                                "memory of the libraries a run loads...")
+def machine() -> dict:
+    """This machine's profile (compute dtype probe, libraries' memory), measured by a separate
+    process once per server so that this one never imports torch."""
+    return profile_in_subprocess()
 
 
 def _free_memory() -> tuple[int, int]:
     """(available, total) bytes of this machine's RAM, where training runs on a CPU."""
-    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    try:
-        meminfo = Path("/proc/meminfo").read_text().split()
-        available = int(meminfo[meminfo.index("MemAvailable:") + 1]) * 1024
-    except (OSError, ValueError):
-        available = total
-    return available, total
+    memory = psutil.virtual_memory()
+    return memory.available, memory.total
 
 
 @st.cache_data(show_spinner=False)
-def estimate(arch, settings: tuple) -> dict:
-    from core.memory import estimate_training_memory
-
-    s = dict(settings)
-    m = estimate_training_memory(arch, s["method"], s["batch_size"], s["max_length"], s["r"],
-                                 s["target_modules"], "adamw", False, "fp32")
-    return {**m.components(), "total": m.total}
+def estimate(arch, settings: tuple, profile: str) -> dict:
+    """The run's memory estimate as the page shows it (``core.finetune.estimate``)."""
+    run = estimate_run_memory(FinetuneConfig(**dict(settings), output_dir="-"), arch,
+                              machine=json.loads(profile))
+    return run.to_json()
 
 
 def memory_panel(settings: dict, arch) -> int | None:
-    """The memory lesson's estimate for these settings and whether it fits here."""
+    """The run's own memory estimate for these settings, and whether it fits here."""
     st.subheader("Will it fit?")
     try:
-        parts = estimate(arch, tuple(sorted(settings.items())))
-    except (ValueError, ImportError) as error:
-        st.warning(f"No memory estimate for these settings: {error}")
+        profile = machine()
+        est = estimate(arch, tuple(sorted(settings.items())), json.dumps(profile, sort_keys=True))
+    except (ValueError, RuntimeError, OSError) as error:
+        st.warning(f"No memory estimate for these settings: {error}", icon=":material/warning:")
         return None
     available, total = _free_memory()
-    st.metric("Estimated training memory", fmt_bytes(parts["total"]),
-              help="core.memory.estimate_training_memory (see the QLoRA and memory lesson)")
-    fig = go.Figure([go.Bar(x=[parts[k] / 2**20 for k in parts if k != "total"],
-                            y=[k for k in parts if k != "total"], orientation="h")])
+    st.caption(est["notes"][0])
+    st.metric("Estimated training memory", fmt_bytes(est["total"]),
+              help="core.finetune.estimate.estimate_run_memory: the memory lesson's terms for "
+                   "the dtype, checkpointing and optimizer this run will use here, plus what a "
+                   "process on this machine adds. The run records it beside its measured peak.")
+    parts = est["components"]
+    fig = go.Figure([go.Bar(x=[v / 2**20 for v in parts.values()], y=list(parts),
+                            orientation="h")])
     fig.update_layout(xaxis_title="MB", yaxis_autorange="reversed")
-    plot(fig, height=260, key="ft_memory_chart")
-    if parts["total"] < available:
+    plot(fig, height=280, key="ft_memory_chart")
+    with st.expander("Why this is not the memory lesson's number"):
+        st.markdown(f"The lesson's GPU-style estimate for the same settings: "
+                    f"**{fmt_bytes(est['textbook_total'])}**.")
+        for note in est["notes"][1:]:
+            st.markdown(f"- {note}")
+    if est["total"] < available:
         st.success(f"Fits: this machine has {fmt_bytes(available)} free of {fmt_bytes(total)}.")
     else:
         st.error(f"Does not fit in the {fmt_bytes(available)} free here: lower the batch size "
                  "or max length, or use QLoRA.")
-    return int(parts["total"])
+    return int(est["total"])
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

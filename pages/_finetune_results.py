@@ -15,6 +15,7 @@ import streamlit as st
 from core.finetune import runs
 from pages._ui import fmt_bytes, plot
 
+NO_ANSWER = "(no answer: the model ended its turn at once)"
 PHASES = {"loading": "loading the model", "eval-before": "evaluating before training",
           "training": "training", "eval-after": "evaluating after training",
           "saving": "saving the adapter"}
@@ -52,18 +53,40 @@ def live(run_id: str) -> None:
     a.metric("Training loss", f"{p.loss:.3f}" if p.loss is not None else "-")
     b.metric("Tokens / s", f"{p.tokens_per_s:,.0f}" if p.tokens_per_s else "-")
     c.metric("Memory", fmt_bytes(p.memory_bytes) if p.memory_bytes else "-")
+    if run.status.get("compute"):
+        st.caption(run.status["compute"]["reason"])
     if events:
         plot(_loss_figure({run_id: events}), height=320, key="ft_live_loss")
-    st.button("Stop", key="ft_stop", icon=":material/stop:", disabled=stopping,
-              on_click=runs.request_stop, args=(run_dir,),
-              help="Stops at the next step and keeps what was trained so far.")
+    stop_button(run_dir, stopping)
+
+
+def _confirm_stop(run_dir, confirmed: bool) -> None:
+    if confirmed:
+        runs.request_stop(run_dir)
+    st.session_state.pop("_ft_confirm_stop", None)
+
+
+def stop_button(run_dir, stopping: bool) -> None:
+    """Stop, with a confirmation: the run belongs to everyone on this server."""
+    if st.session_state.get("_ft_confirm_stop") != str(run_dir):
+        st.button("Stop", key="ft_stop", icon=":material/stop:", disabled=stopping,
+                  on_click=st.session_state.__setitem__, args=("_ft_confirm_stop", str(run_dir)),
+                  help="Stops the run at its next step for everyone on this server; the "
+                       "adapter keeps what was trained so far. Asks to confirm first.")
+        return
+    st.warning("Stop this run for everyone on this server? It stops at the next step and keeps "
+               "what it trained.", icon=":material/warning:")
+    yes, no = st.columns(2)
+    yes.button("Yes, stop it", key="ft_stop_yes", type="primary", icon=":material/stop:",
+               on_click=_confirm_stop, args=(run_dir, True))
+    no.button("Keep it running", key="ft_stop_no", on_click=_confirm_stop, args=(run_dir, False))
 
 
 def _pct(value) -> str:
     return f"{value:.0%}" if value is not None else "-"
 
 
-@st.cache_resource(show_spinner="Loading the base and the fine-tuned model...", max_entries=1)
+@st.cache_resource(show_spinner="Loading the fine-tuned model...", max_entries=1)
 def _tuned(run_dir: str):
     from core.finetune import load_tuned
 
@@ -77,11 +100,8 @@ def answer_box(run: runs.RunInfo) -> None:
     asked = st.button("Answer", key="ft_ask", icon=":material/chat:")
     if asked and prompt.strip():
         try:
-            from core.finetune import generate
-
-            base, tuned, tokenizer = _tuned(str(run.path))
-            answers = (generate(base, tokenizer, [prompt])[0],
-                       generate(tuned, tokenizer, [prompt])[0])
+            tuned = _tuned(str(run.path))
+            answers = (tuned.answer([prompt], base=True)[0], tuned.answer([prompt])[0])
         except Exception as error:  # a model that will not load must not break the page
             st.error(f"Could not run the models: {error}", icon=":material/error:")
             return
@@ -90,9 +110,9 @@ def answer_box(run: runs.RunInfo) -> None:
     if saved and saved[0] == run.run_id:
         left, right = st.columns(2)
         left.markdown("**Base model**")
-        left.code(saved[2], language=None, wrap_lines=True)
+        left.code(saved[2] or NO_ANSWER, language=None, wrap_lines=True)
         right.markdown("**Fine-tuned**")
-        right.code(saved[3], language=None, wrap_lines=True)
+        right.code(saved[3] or NO_ANSWER, language=None, wrap_lines=True)
 
 
 def results(run: runs.RunInfo) -> None:
@@ -119,11 +139,15 @@ def results(run: runs.RunInfo) -> None:
                       "process RSS on a CPU, max allocated on a GPU"))
     if ev.get("estimate_bytes"):
         items.append(("Estimated memory", fmt_bytes(ev["estimate_bytes"]), None,
-                      "the QLoRA and memory lesson's estimate for this run's settings"))
+                      "the run's own estimate (core.finetune.estimate) for its settings and "
+                      "this machine"))
     for col, (label, value, delta, help_) in zip(st.columns(max(len(items), 1)), items,
                                                  strict=False):
         col.metric(label, value, delta=delta, help=help_,
                    delta_color="inverse" if label == "Held-out loss" else "normal")
+    if ev.get("compute"):
+        st.caption(f"{ev['compute']['reason']}; gradient checkpointing "
+                   f"{'on' if ev.get('gradient_checkpointing') else 'off'}.")
     if ev.get("samples"):
         st.dataframe(ev["samples"], hide_index=True)
     if (run.path / "adapter").is_dir():

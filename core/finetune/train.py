@@ -6,13 +6,13 @@ Methods (Dettmers et al. 2023, "QLoRA"; Hu et al. 2021, "LoRA"):
 - ``qlora``: every linear layer of the frozen base stored as 4-bit NF4 with double
   quantization (``bnb.nn.Linear4bit`` via ``BitsAndBytesConfig``), LoRA adapters (peft)
   on ``target_modules`` train in float32;
-- ``lora``: the same adapters over a full-precision frozen base;
-- ``full``: every weight trains.
+- ``lora``: the same adapters over a frozen base in the compute dtype;
+- ``full``: every weight trains (float32 masters; autocast when computing in 16 bits).
 
-Compute dtype: bfloat16 on a GPU. On a CPU, bfloat16 for QLoRA's 4-bit layers (measured 1.2-1.4x
-the tokens/s of float32 with AVX512-BF16; ``bench/bench_finetune.py`` prints both) and
-float32 for the lora/full base. QLoRA uses gradient checkpointing. Optimizer: paged 8-bit
-AdamW on a GPU, plain AdamW on a CPU.
+How it trains on this machine is ``core.finetune.device.plan``: the compute dtype (bfloat16
+only where this machine runs it faster, measured once; float32 otherwise), gradient
+checkpointing (QLoRA on a GPU) and the optimizer (paged 8-bit AdamW on a GPU, AdamW on a
+CPU). ``core.finetune.estimate`` predicts the memory of that plan.
 
 The loss counts only the response tokens: each example is the model's chat template over
 ``[system: instruction, user: prompt, assistant: response]``; the prompt tokens get label
@@ -21,17 +21,21 @@ The loss counts only the response tokens: each example is the model's chat templ
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
-from core.finetune import FinetuneConfig, now_iso, validate, write_json_atomic
+from core.finetune import FinetuneConfig, validate
+from core.finetune.device import Plan, plan
+from core.finetune.rundir import RunWriter, claim, read_json
 from core.models import atomic_folder
 
 # The short instruction each bundled dataset is trained and evaluated with (the system turn
@@ -51,20 +55,14 @@ def on_gpu() -> bool:
     return torch.cuda.is_available()
 
 
-def compute_dtype(method: str = "lora") -> torch.dtype:
-    """The dtype the base's matrix products run in: bfloat16 on a GPU. On a CPU, bfloat16
-    for QLoRA's 4-bit layers (they dequantize to it; with AVX512-BF16 this measured 1.2-1.4x the
-    tokens/s of float32, see bench/bench_finetune.py) and float32 for the lora/full base,
-    whose weights stay float32 masters."""
-    if on_gpu() or method == "qlora":
-        return torch.bfloat16
-    return torch.float32
+def run_plan(config: FinetuneConfig) -> Plan:
+    """How this run trains on this machine (``config.compute_dtype`` overrides the measured
+    dtype choice)."""
+    return plan(config.method, config.compute_dtype)
 
 
-def uses_gradient_checkpointing(method: str) -> bool:
-    """QLoRA recomputes activations in the backward pass (as in the QLoRA recipe and peft's
-    default): memory is the point of QLoRA, and it keeps qlora's training peak below lora's."""
-    return method == "qlora"
+def torch_dtype(run: Plan) -> torch.dtype:
+    return getattr(torch, run.compute.dtype)
 
 
 # -- model ----------------------------------------------------------------------------------
@@ -79,13 +77,12 @@ def load_tokenizer(model_path: str):
     return tokenizer
 
 
-def load_base(model_path: str, method: str):
+def load_base(model_path: str, method: str, dtype: torch.dtype = torch.float32):
     """The frozen (or, for ``full``, trainable) base model for a method: 4-bit NF4 with double
-    quantization for ``qlora``, the compute dtype otherwise (float32 master weights for
-    ``full``, which trains under bf16 autocast on a GPU)."""
+    quantization computing in ``dtype`` for ``qlora``; weights in ``dtype`` for ``lora``;
+    float32 master weights for ``full`` (16-bit compute comes from autocast)."""
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
-    dtype = compute_dtype(method)
     kwargs = {}
     if on_gpu():
         kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", 0))}
@@ -93,9 +90,11 @@ def load_base(model_path: str, method: str):
         kwargs["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=dtype)
-    # full trains float32 masters (bf16 autocast on a GPU); on a CPU the rest stays float32
-    model = AutoModelForCausalLM.from_pretrained(
-        model_path, dtype=dtype if on_gpu() and method != "full" else torch.float32, **kwargs)
+    weights = torch.float32 if method == "full" or (method == "qlora" and not on_gpu()) else dtype
+    # On a CPU, read the checkpoint into memory rather than mapping it: a mapped file stays
+    # resident beside the model's own (quantized or converted) copy for the whole run.
+    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=weights, use_safetensors=True,
+                                                 disable_mmap=not on_gpu(), **kwargs)
     model.config.use_cache = False
     keep_4bit_layout(model)
     return model
@@ -125,27 +124,30 @@ def lora_config(config: FinetuneConfig):
                       target_modules=list(config.target_modules), task_type="CAUSAL_LM")
 
 
-def prepare_model(config: FinetuneConfig):
-    """``(model, tokenizer)`` ready to train for ``config.method``.
+def prepare_model(config: FinetuneConfig, how: Plan | None = None):
+    """``(model, tokenizer)`` ready to train for ``config.method`` as planned (default:
+    ``run_plan(config)``).
 
     ``qlora``: a peft model over ``bnb.nn.Linear4bit`` layers (``prepare_model_for_kbit_training``
-    freezes the base and keeps norms in float32; gradient checkpointing on). ``lora``: a peft model
-    over the full-precision base. ``full``: the model itself, every weight trainable.
-    The LoRA initialisation follows ``config.seed``.
+    freezes the base and keeps norms in float32). ``lora``: a peft model over the frozen
+    base. ``full``: the model itself, every weight trainable. The LoRA initialisation
+    follows ``config.seed``.
     """
     from core.models import resolve_model
 
     validate(config)
+    how = how or run_plan(config)
     model_path = resolve_model(config.model)
     tokenizer = load_tokenizer(model_path)
-    model = load_base(model_path, config.method)
+    model = load_base(model_path, config.method, torch_dtype(how))
     if config.method == "full":
         model.train()
         return model, tokenizer
     from peft import get_peft_model, prepare_model_for_kbit_training
 
     if config.method == "qlora":
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=uses_gradient_checkpointing("qlora"),
+        model = prepare_model_for_kbit_training(
+            model, use_gradient_checkpointing=how.gradient_checkpointing,
             gradient_checkpointing_kwargs={"use_reentrant": False})
     torch.manual_seed(config.seed)
     model = get_peft_model(model, lora_config(config))
@@ -224,6 +226,41 @@ def _device(model):
     return next(model.parameters()).device
 
 
+@contextmanager
+def dequantized_once(model):
+    """Within the block, each 4-bit layer multiplies by its weight dequantized once (in its
+    compute dtype) instead of dequantizing the whole matrix again on every call.
+
+    bitsandbytes' 4-bit matrix product (``gemm_4bit`` on a CPU, the training layout) is
+    ``linear(x, dequantize_4bit(W).to(x.dtype))`` for every call, so greedy generation of
+    40 tokens dequantizes every matrix 40 times. Precomputing that same dequantized matrix
+    gives the same numbers (tests/test_finetune_train.py checks the logits and answers) and
+    costs one float copy of the quantized weights for the length of an evaluation. A no-op
+    on a GPU, where bitsandbytes' fused kernels read the 4-bit weights directly.
+    """
+    import bitsandbytes as bnb
+    import bitsandbytes.functional as bnbF
+
+    patched = []
+    if not on_gpu():
+        for module in model.modules():
+            if isinstance(module, bnb.nn.Linear4bit) and module.weight.quant_state is not None:
+                dtype = module.compute_dtype or torch.float32
+                W = bnbF.dequantize_4bit(module.weight.data, module.weight.quant_state).to(dtype)
+                bias = None if module.bias is None else module.bias.to(dtype)
+
+                def forward(x, W=W, bias=bias):  # (..., d_in) -> (..., d_out)
+                    return torch.nn.functional.linear(x.to(W.dtype), W, bias).to(x.dtype)
+
+                module.forward = forward
+                patched.append(module)
+    try:
+        yield model
+    finally:
+        for module in patched:
+            del module.forward  # back to the class's forward
+
+
 def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 64,
              instruction: str | None = None, batch_size: int = EVAL_BATCH) -> list[str]:
     """Greedy answers to ``prompts``, each wrapped in the chat template (with the system
@@ -291,35 +328,25 @@ def evaluate(model, tokenizer, dataset, instruction, max_length,
     and the greedy answers to the held-out prompts that were generated (all of them for
     orders, the first ``SAMPLES`` otherwise)."""
     encoded = encode_examples(tokenizer, dataset.heldout, instruction, max_length)
-    metrics = {"loss": heldout_loss(model, encoded, tokenizer.pad_token_id), "n": len(dataset.heldout)}
+    prompts = [e.prompt for e in (dataset.heldout if dataset.kind == "orders"
+                                  else dataset.heldout[:SAMPLES])]
+    with dequantized_once(model):
+        metrics = {"loss": heldout_loss(model, encoded, tokenizer.pad_token_id),
+                   "n": len(dataset.heldout)}
+        answers = generate(model, tokenizer, prompts, max_new_tokens, instruction)
     if dataset.kind == "orders":
         from core.finetune.data import score_orders
 
-        answers = generate(model, tokenizer, [e.prompt for e in dataset.heldout],
-                           max_new_tokens, instruction)
         scores = score_orders(answers, [e.response for e in dataset.heldout])
         metrics.update(valid_json=scores["valid_json"], exact_match=scores["exact_match"])
-    else:
-        answers = generate(model, tokenizer, [e.prompt for e in dataset.heldout[:SAMPLES]],
-                           max_new_tokens, instruction)
     return metrics, answers
 
 
 # -- memory ---------------------------------------------------------------------------------
 
-def rss_bytes() -> int:
-    """Resident memory of this process now (Linux ``/proc``; else the peak so far)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return peak_rss_bytes()
-
-
 def peak_rss_bytes() -> int:
-    """Peak resident memory since the start or the last ``reset_peak_rss``."""
+    """Peak resident memory since the start or the last ``reset_peak_rss`` (Linux
+    ``VmHWM``; elsewhere ``ru_maxrss``, the peak since the start)."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
@@ -328,7 +355,7 @@ def peak_rss_bytes() -> int:
         pass
     import resource
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
 
 
 def reset_peak_rss() -> None:
@@ -351,65 +378,49 @@ def reset_peak_rss() -> None:
 
 def memory_bytes() -> int:
     """What an event reports: peak allocated GPU memory, or this process's RSS on a CPU."""
-    return int(torch.cuda.max_memory_allocated()) if on_gpu() else rss_bytes()
+    import psutil
 
-
-def estimate_bytes(config: FinetuneConfig, model_path: str, seq_len: int) -> int | None:
-    """The memory lesson's estimate for these settings (None when it cannot tell)."""
-    try:
-        from transformers import AutoConfig
-
-        from core.memory import estimate_training_memory
-        from core.params import arch_from_hf_config
-
-        arch = arch_from_hf_config(AutoConfig.from_pretrained(model_path))
-        return int(estimate_training_memory(
-            arch, config.method, batch_size=config.batch_size, seq_len=seq_len, r=config.r,
-            target_modules=tuple(config.target_modules),
-            optimizer="paged-adamw-8bit" if on_gpu() else "adamw",
-            gradient_checkpointing=uses_gradient_checkpointing(config.method),
-            compute_dtype="bf16" if compute_dtype(config.method) == torch.bfloat16 else "fp32").total)
-    except Exception:  # noqa: BLE001 - an estimate is a nicety, never a reason to fail a run
-        return None
+    return int(torch.cuda.max_memory_allocated()) if on_gpu() else psutil.Process().memory_info().rss
 
 
 # -- training -------------------------------------------------------------------------------
 
-def training_arguments(config: FinetuneConfig, scratch: str):
+def training_arguments(config: FinetuneConfig, scratch: str, how: Plan):
     """Trainer settings: no checkpoints, a log line every step, linear decay after a
-    warm-up of 10% of the steps, AdamW (paged 8-bit on a GPU)."""
+    warm-up of 10% of the steps, AdamW (paged 8-bit on a GPU), non-padding tokens counted
+    (``include_num_input_tokens_seen``, summed over processes under a multi-GPU launch)."""
     from transformers import TrainingArguments
 
-    gpu = on_gpu()
+    from core.memory import HF_OPTIMIZERS
+
+    gpu, dtype = on_gpu(), how.compute.dtype
+    # full fine-tuning keeps float32 masters and computes in 16 bits under autocast
+    autocast = config.method == "full" or gpu
     return TrainingArguments(
         output_dir=scratch, max_steps=config.max_steps, per_device_train_batch_size=config.batch_size,
         learning_rate=config.learning_rate, lr_scheduler_type="linear",
         warmup_steps=max(1, round(0.1 * config.max_steps)) if config.max_steps > 2 else 0,
-        weight_decay=0.0, max_grad_norm=1.0, optim="paged_adamw_8bit" if gpu else "adamw_torch",
-        bf16=gpu, use_cpu=not gpu, seed=config.seed, data_seed=config.seed,
+        weight_decay=0.0, max_grad_norm=1.0, optim=HF_OPTIMIZERS[how.optimizer],
+        bf16=autocast and dtype == "bfloat16", fp16=autocast and dtype == "float16",
+        use_cpu=not gpu, seed=config.seed, data_seed=config.seed,
         logging_strategy="steps", logging_steps=1, save_strategy="no", report_to="none",
         disable_tqdm=True, remove_unused_columns=False, dataloader_num_workers=0,
-        gradient_checkpointing=uses_gradient_checkpointing(config.method),
+        include_num_input_tokens_seen="non_padding",
+        gradient_checkpointing=how.gradient_checkpointing,
         gradient_checkpointing_kwargs={"use_reentrant": False},
     )
 
 
 def make_trainer(model, tokenizer, config: FinetuneConfig, train_features: list[dict],
-                 scratch: str, callbacks=()):
-    """A ``Trainer`` that counts the non-padding tokens it trains on (``tokens_seen``)."""
+                 scratch: str, callbacks=(), how: Plan | None = None):
+    """A ``Trainer`` for these features; ``trainer.state.num_input_tokens_seen`` counts the
+    non-padding tokens it trained on."""
     from transformers import Trainer
 
-    class CountingTrainer(Trainer):
-        tokens_seen = 0
-
-        def training_step(self, model, inputs, num_items_in_batch=None):
-            self.tokens_seen += int(inputs["attention_mask"].sum())
-            return super().training_step(model, inputs, num_items_in_batch)
-
     pad = tokenizer.pad_token_id
-    return CountingTrainer(
-        model=model, args=training_arguments(config, scratch), train_dataset=train_features,
-        data_collator=lambda features: collate(features, pad), callbacks=list(callbacks))
+    args = training_arguments(config, scratch, how or run_plan(config))
+    return Trainer(model=model, args=args, train_dataset=train_features,
+                   data_collator=lambda features: collate(features, pad), callbacks=list(callbacks))
 
 
 def is_main_process() -> bool:
@@ -418,48 +429,19 @@ def is_main_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
-class RunFiles:
-    """Writes a run directory's ``status.json`` and ``events.jsonl`` (process 0 only)."""
-
-    def __init__(self, run_dir: Path, max_steps: int):
-        self.dir = run_dir
-        self.main = is_main_process()
-        self.status = {"state": "running", "message": "", "phase": "loading", "step": 0,
-                       "max_steps": max_steps, "pid": os.getpid(), "started": now_iso(),
-                       "updated": now_iso()}
-        self.events = open(run_dir / "events.jsonl", "a") if self.main else None
-
-    def set(self, **changes) -> None:
-        self.status.update(changes, updated=now_iso())
-        if self.main:
-            write_json_atomic(self.dir / "status.json", self.status)
-
-    def event(self, event: dict) -> None:
-        if self.main:
-            self.events.write(json.dumps(event) + "\n")
-            self.events.flush()
-
-    def close(self) -> None:
-        if self.events is not None:
-            self.events.close()
-
-    def stop_requested(self) -> bool:
-        return (self.dir / "STOP").exists()
-
-
-def progress_callback(files: RunFiles, trainer_ref: list):
+def progress_callback(files: RunWriter):
     """A ``TrainerCallback`` writing one event per step and stopping when ``STOP`` appears."""
     from transformers import TrainerCallback
 
     class Progress(TrainerCallback):
         def on_train_begin(self, args, state, control, **kwargs):
             self.start = self.last_time = time.perf_counter()
-            self.last_tokens = 0
+            self.last_tokens = state.num_input_tokens_seen
 
         def on_log(self, args, state, control, logs=None, **kwargs):
             if not logs or "loss" not in logs:
                 return
-            now, tokens = time.perf_counter(), trainer_ref[0].tokens_seen
+            now, tokens = time.perf_counter(), state.num_input_tokens_seen
             files.event({
                 "step": state.global_step, "loss": float(logs["loss"]),
                 "learning_rate": float(logs.get("learning_rate", 0.0)),
@@ -479,10 +461,22 @@ def progress_callback(files: RunFiles, trainer_ref: list):
 
 def save_atomic(model, tokenizer, target: Path) -> None:
     """``save_pretrained`` into a temp folder next to ``target``, then rename: a killed run
-    leaves no ``adapter/`` that looks complete."""
+    leaves no ``adapter/`` that looks complete. A LoRA adapter names its base model as the
+    run was given it (a bundled name or hub id, never this machine's cache folder)."""
     with atomic_folder(target) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
+
+
+def portable_base_name(model: str) -> str:
+    """What ``adapter_config.json`` names as the base: the hub id of a bundled model, a hub
+    id as given, or a local folder's name (a path of this machine would not work elsewhere)."""
+    from core.models import BUNDLED_HUB_IDS
+
+    if model in BUNDLED_HUB_IDS:
+        return BUNDLED_HUB_IDS[model]
+    path = Path(model).expanduser()
+    return path.name if path.exists() else model
 
 
 def failure_message(error: BaseException, config: FinetuneConfig) -> str:
@@ -498,88 +492,155 @@ def failure_message(error: BaseException, config: FinetuneConfig) -> str:
     return f"The run failed: {type(error).__name__}: {text}"
 
 
-def run(config: FinetuneConfig) -> str:
-    """The whole run, writing ``config.output_dir`` (see ``core.finetune``): load, held-out
-    evaluation before, training, saving the adapter, evaluation after. Returns the final
-    state (``done``, ``stopped`` or ``failed``); never raises for a failed run."""
-    from core.finetune.data import load_dataset
-    from core.models import resolve_model
+class Phases:
+    """Times the run's phases and reports each on ``status.json``."""
 
-    run_dir = Path(config.output_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if is_main_process():
-        write_json_atomic(run_dir / "config.json", config.to_json())
-    files = RunFiles(run_dir, config.max_steps)
-    files.set(message="Loading the model and the data.")
-    phases: dict[str, float] = {}
-    clock = time.perf_counter()
+    def __init__(self, files: RunWriter):
+        self.files, self.seconds, self._clock = files, {}, time.perf_counter()
 
-    def phase(name: str, message: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        previous = files.status["phase"]
+    def start(self, name: str, message: str) -> None:
+        now, previous = time.perf_counter(), self.files.status["phase"]
         if previous:
-            phases[previous] = round(now - clock, 3)
-        clock = now
-        files.set(phase=name, message=message)
+            self.seconds[previous] = round(now - self._clock, 3)
+        self._clock = now
+        self.files.set(phase=name, message=message)
 
+
+@dataclass
+class Loaded:
+    """What the load phase gives the others."""
+
+    model: Any
+    tokenizer: Any
+    dataset: Any
+    instruction: str | None
+    features: list[dict]
+    how: Plan
+
+    @property
+    def seq_len(self) -> int:
+        return max(len(f["input_ids"]) for f in self.features)
+
+    @property
+    def budget(self) -> int:
+        return answer_budget(self.features)
+
+
+def load(config: FinetuneConfig) -> Loaded:
+    from core.finetune.data import load_dataset
+
+    dataset = load_dataset(config.dataset, seed=config.seed)
+    instruction = instruction_for(dataset.kind)
+    how = run_plan(config)
+    model, tokenizer = prepare_model(config, how)
+    features = encode_examples(tokenizer, dataset.train, instruction, config.max_length)
+    return Loaded(model, tokenizer, dataset, instruction, features, how)
+
+
+def evaluate_loaded(run: Loaded, config: FinetuneConfig, base: bool = False):
+    """Held-out metrics and answers of the model, or (``base``) of the base model: a LoRA
+    model with its adapter switched off (B starts at zero: the same numbers anyway)."""
+    if base and config.method != "full":
+        with run.model.disable_adapter():
+            return evaluate(run.model, run.tokenizer, run.dataset, run.instruction,
+                            config.max_length, run.budget)
+    return evaluate(run.model, run.tokenizer, run.dataset, run.instruction, config.max_length,
+                    run.budget)
+
+
+def train(run: Loaded, config: FinetuneConfig, files: RunWriter, scratch: str) -> dict:
+    """Train with the progress callback; ``{"trainer", "seconds", "peak", "stopped"}``, the
+    peak being the training phase's alone (GPU max allocated, else the process's peak RSS
+    after loading and evaluating were handed back)."""
+    trainer = make_trainer(run.model, run.tokenizer, config, run.features, scratch,
+                           [progress_callback(files)], run.how)
+    if on_gpu():
+        torch.cuda.reset_peak_memory_stats()
+    reset_peak_rss()
+    start = time.perf_counter()
+    trainer.train()
+    seconds = time.perf_counter() - start
+    peak = int(torch.cuda.max_memory_allocated()) if on_gpu() else peak_rss_bytes()
+    stopped = files.stop_requested() and trainer.state.global_step < config.max_steps
+    run.model = trainer.model
+    return {"trainer": trainer, "seconds": seconds, "peak": peak, "stopped": stopped}
+
+
+def save(run: Loaded, config: FinetuneConfig, target: Path) -> None:
+    save_atomic(run.model, run.tokenizer, target)
+    adapter_config = target / "adapter_config.json"
+    if adapter_config.exists():  # name the base portably (see portable_base_name)
+        from core.finetune.rundir import write_json_atomic
+
+        value = read_json(adapter_config) or {}
+        value["base_model_name_or_path"] = portable_base_name(config.model)
+        write_json_atomic(adapter_config, value)
+
+
+def report(run: Loaded, config: FinetuneConfig, before, after, trained: dict,
+           phases: Phases) -> dict:
+    """``eval.json``: held-out metrics before and after, memory measured and estimated,
+    the compute choice, timings and a few answers side by side."""
+    from core.finetune.estimate import estimate_run_memory
+
+    trainer = trained["trainer"]
+    (metrics_before, answers_before), (metrics_after, answers_after) = before, after
+    samples = [{"prompt": e.prompt, "reference": e.response, "before": b, "after": a}
+               for e, b, a in zip(run.dataset.heldout[:SAMPLES], answers_before, answers_after,
+                                  strict=False)]
+    estimate = estimate_run_memory(config, seq_len=run.seq_len)
+    return {
+        "before": metrics_before, "after": metrics_after,
+        "peak_memory_bytes": trained["peak"], "estimate_bytes": estimate.total,
+        "estimate": estimate.to_json(), "compute": run.how.compute.to_json(),
+        "gradient_checkpointing": run.how.gradient_checkpointing, "optimizer": run.how.optimizer,
+        "seq_len": run.seq_len,
+        "trainable_parameters": sum(p.numel() for p in run.model.parameters() if p.requires_grad),
+        "train_seconds": round(trained["seconds"], 3), "phase_seconds": phases.seconds,
+        "steps": trainer.state.global_step, "tokens_trained": trainer.state.num_input_tokens_seen,
+        "samples": samples}
+
+
+def run(config: FinetuneConfig) -> str:
+    """The whole run, writing ``config.output_dir`` (see ``core.finetune.rundir``). Returns
+    the final state (``done``, ``stopped`` or ``failed``); a failed run is reported in
+    ``status.json``, not raised. Raises ValueError only for an output folder that already
+    holds a run, before writing anything."""
+    validate(config)
+    main = is_main_process()
+    run_dir = claim(config.output_dir) if main else Path(config.output_dir)
+    files = RunWriter(run_dir, config.max_steps, enabled=main)
+    files.write_json("config.json", config.to_json())
+    files.set(message="Loading the model and the data.")
+    phases = Phases(files)
     try:
-        validate(config)
-        dataset = load_dataset(config.dataset, seed=config.seed)
-        instruction = instruction_for(dataset.kind)
-        model, tokenizer = prepare_model(config)
-        model_path = resolve_model(config.model)
-        train_features = encode_examples(tokenizer, dataset.train, instruction, config.max_length)
-        seq_len = max(len(f["input_ids"]) for f in train_features)
-        budget = answer_budget(train_features)
-
-        phase("eval-before", f"Scoring the base model on {len(dataset.heldout)} held-out examples.")
-        if config.method == "full":
-            before, before_answers = evaluate(model, tokenizer, dataset, instruction,
-                                              config.max_length, budget)
-        else:
-            with model.disable_adapter():  # LoRA's B starts at zero: the same model anyway
-                before, before_answers = evaluate(model, tokenizer, dataset, instruction,
-                                                  config.max_length, budget)
-
-        phase("training", f"Training {config.max_steps} steps.")
-        trainer_ref: list = []
+        # 1) load the model for the method, and the data
+        loaded = load(config)
+        files.set(compute=loaded.how.compute.to_json())
+        # 2) evaluate the base model on the held-out split
+        phases.start("eval-before", f"Scoring the base model on {len(loaded.dataset.heldout)} "
+                                    "held-out examples.")
+        before = evaluate_loaded(loaded, config, base=True)
+        # 3) train
+        phases.start("training", f"Training {config.max_steps} steps "
+                                 f"({loaded.how.compute.dtype}).")
         scratch = tempfile.mkdtemp(prefix=".trainer-", dir=run_dir)
-        trainer = make_trainer(model, tokenizer, config, train_features, scratch,
-                               [progress_callback(files, trainer_ref)])
-        trainer_ref.append(trainer)
-        if on_gpu():
-            torch.cuda.reset_peak_memory_stats()
-        reset_peak_rss()
-        train_start = time.perf_counter()
-        trainer.train()
-        train_seconds = time.perf_counter() - train_start
-        peak = int(torch.cuda.max_memory_allocated()) if on_gpu() else peak_rss_bytes()
+        trained = train(loaded, config, files, scratch)
         shutil.rmtree(scratch, ignore_errors=True)
-        stopped = files.stop_requested() and trainer.state.global_step < config.max_steps
-        model = trainer.model
-
-        phase("saving", "Saving the adapter." if config.method != "full" else "Saving the model.")
-        if files.main:
-            save_atomic(model, tokenizer, run_dir / "adapter")
-        else:
-            return "done"  # process 0 evaluates and reports
-
-        phase("eval-after", "Scoring the fine-tuned model on the held-out examples.")
-        after, after_answers = evaluate(model, tokenizer, dataset, instruction,
-                                        config.max_length, budget)
-        phase("", "")
-        samples = [{"prompt": e.prompt, "reference": e.response, "before": b, "after": a}
-                   for e, b, a in zip(dataset.heldout[:SAMPLES], before_answers, after_answers,
-                                      strict=False)]
-        write_json_atomic(run_dir / "eval.json", {  # process 0 only (see above)
-            "before": before, "after": after, "peak_memory_bytes": peak,
-            "estimate_bytes": estimate_bytes(config, model_path, seq_len),
-            "train_seconds": round(train_seconds, 3), "phase_seconds": phases,
-            "steps": trainer.state.global_step, "tokens_trained": trainer.tokens_seen,
-            "samples": samples})
-        step = trainer.state.global_step
-        if stopped:
+        if not main:
+            return "done"  # process 0 saves, evaluates and reports
+        # 4) save the adapter (or the model)
+        phases.start("saving", "Saving the model." if config.method == "full"
+                     else "Saving the adapter.")
+        save(loaded, config, run_dir / "adapter")
+        # 5) evaluate the fine-tuned model on the same held-out prompts
+        phases.start("eval-after", "Scoring the fine-tuned model on the held-out examples.")
+        after = evaluate_loaded(loaded, config)
+        phases.start("", "")
+        # 6) report
+        files.write_json("eval.json", report(loaded, config, before, after, trained, phases))
+        step = trained["trainer"].state.global_step
+        if trained["stopped"]:
             files.set(state="stopped", phase="", step=step,
                       message=f"Stopped after step {step} of {config.max_steps}; the adapter "
                               "keeps what was trained.")
@@ -600,20 +661,43 @@ def run(config: FinetuneConfig) -> str:
 
 # -- reuse ----------------------------------------------------------------------------------
 
-def load_tuned(run_dir: Path | str):
-    """``(base_model, tuned_model, tokenizer)`` of a finished run, for side-by-side answers:
-    the base as the run loaded it (4-bit for qlora) and the same base with the saved adapter
-    (``peft.PeftModel.from_pretrained``; for ``full`` the saved model). The tokenizer carries
-    ``finetune_instruction``, which ``generate`` uses by default, so answers are prompted as
-    in training. Raises ValueError when the run has no saved adapter."""
+@dataclass
+class Tuned:
+    """A finished run's model for answering prompts: the fine-tuned model, and the base it
+    started from - for LoRA/QLoRA the same model with its adapter switched off
+    (``disable_adapter``), for ``full`` a separately loaded base."""
+
+    model: Any
+    tokenizer: Any
+    method: str
+    base_model: Any = None  # only for full
+
+    def answer(self, prompts: list[str], base: bool = False, **kwargs) -> list[str]:
+        """Greedy answers from the fine-tuned model, or (``base``) from the base model."""
+        if not base:
+            return generate(self.model, self.tokenizer, prompts, **kwargs)
+        if self.base_model is not None:
+            return generate(self.base_model, self.tokenizer, prompts, **kwargs)
+        with self.model.disable_adapter():
+            return generate(self.model, self.tokenizer, prompts, **kwargs)
+
+
+def load_tuned(run_dir: Path | str) -> Tuned:
+    """A finished run's model, loaded as the run trained it (4-bit for qlora, in the dtype
+    recorded in ``eval.json``): the base with the saved adapter
+    (``peft.PeftModel.from_pretrained``), or for ``full`` the saved model plus the base. The
+    tokenizer carries ``finetune_instruction``, which ``generate`` uses by default, so
+    answers are prompted as in training. Raises ValueError when the run has no saved
+    adapter."""
     from core.finetune.data import load_dataset
     from core.models import resolve_model
 
     run_dir = Path(run_dir)
     adapter = run_dir / "adapter"
     try:
-        config = FinetuneConfig.from_json(json.loads((run_dir / "config.json").read_text()))
-    except (OSError, ValueError) as error:
+        config = FinetuneConfig.from_json(read_json(run_dir / "config.json") or {})
+        assert (run_dir / "config.json").is_file()
+    except (ValueError, TypeError, AssertionError) as error:
         raise ValueError(f"Run {str(run_dir)!r} has no readable config.json ({error})") from None
     if not adapter.is_dir():
         raise ValueError(f"Run {run_dir.name!r} has no saved adapter (yet)")
@@ -624,13 +708,16 @@ def load_tuned(run_dir: Path | str):
     except (ValueError, OSError):
         kind = "upload"
     tokenizer.finetune_instruction = instruction_for(kind)
-    base = load_base(model_path, config.method).eval()
+    recorded = (read_json(run_dir / "eval.json") or {}).get("compute", {}).get("dtype")
+    dtype = getattr(torch, recorded) if recorded else torch_dtype(run_plan(config))
     if config.method == "full":
         from transformers import AutoModelForCausalLM
 
-        tuned = AutoModelForCausalLM.from_pretrained(adapter, dtype=torch.float32)
-    else:
-        from peft import PeftModel
+        tuned = AutoModelForCausalLM.from_pretrained(adapter, dtype=torch.float32,
+                                                     use_safetensors=True)
+        return Tuned(tuned.eval(), tokenizer, config.method,
+                     base_model=load_base(model_path, "full").eval())
+    from peft import PeftModel
 
-        tuned = PeftModel.from_pretrained(load_base(model_path, config.method), adapter)
-    return base, tuned.eval(), tokenizer
+    tuned = PeftModel.from_pretrained(load_base(model_path, config.method, dtype), adapter)
+    return Tuned(tuned.eval(), tokenizer, config.method)

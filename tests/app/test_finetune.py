@@ -1,5 +1,6 @@
 """The fine-tune lab page: the form and its URL, the memory estimate, bad input, a busy
-server, finished runs' results and history, and a tiny real run from the Start button."""
+server, stop with a confirmation, finished runs' results and history, and a real run of the
+tiny random model (tests/tiny_model.py) from the Start button."""
 
 import io
 import json
@@ -13,11 +14,12 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.finetune import FinetuneConfig, runs
+from core.finetune import FinetuneConfig, device, rundir, runs
 from core.finetune.data import load_dataset
-from core.memory import estimate_training_memory
+from core.finetune.estimate import estimate_run_memory
 from core.params import ARCHITECTURES
 from pages._ui import fmt_bytes
+from tests.test_finetune_runs import hold_lock
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "finetune.py")
 ALL_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -47,9 +49,9 @@ def errors(at: AppTest) -> list[str]:
 
 def expected_estimate(method="qlora", batch=DEMO.batch_size, length=DEMO.max_length, r=DEMO.r,
                       targets=ALL_TARGETS) -> str:
-    m = estimate_training_memory(ARCHITECTURES["SmolLM2-135M"], method, batch, length, r,
-                                 targets, "adamw", False, "fp32")
-    return fmt_bytes(m.total)
+    config = FinetuneConfig(method=method, batch_size=batch, max_length=length, r=r,
+                            target_modules=targets, output_dir="-")
+    return fmt_bytes(estimate_run_memory(config, ARCHITECTURES["SmolLM2-135M"]).total)
 
 
 def test_defaults_show_the_estimate_and_the_data_without_torch(root):
@@ -67,9 +69,34 @@ def test_defaults_show_the_estimate_and_the_data_without_torch(root):
     assert tuple(at.multiselect(key="ft_targets").value) == DEMO.target_modules == ALL_TARGETS
     assert had_torch or "torch" not in sys.modules
 
+    reason = device.plan("qlora").compute.reason
+    assert any(reason in c.value for c in at.caption)  # "this CPU: ... computing in ..."
     at.select_slider(key="ft_r").set_value(4).run()
     at.radio(key="ft_method").set_value("full").run()
     assert metric(at, "Estimated training memory") == expected_estimate("full", r=4)
+    # full fine-tuning has no adapters: their settings are off
+    assert at.select_slider(key="ft_r").disabled and at.multiselect(key="ft_targets").disabled
+    assert not at.slider(key="ft_steps").disabled
+
+
+def test_alpha_follows_2r_when_asked(root):
+    at = page(ft_r="8", ft_alpha_2r="true")
+    assert not at.exception and at.select_slider(key="ft_alpha").disabled
+    assert any("alpha = 2 x r = 16" in c.value for c in at.caption)
+    at.select_slider(key="ft_r").set_value(4).run()
+    assert any("alpha = 2 x r = 8" in c.value for c in at.caption)
+    at.checkbox(key="ft_alpha_2r").uncheck().run()
+    assert not at.select_slider(key="ft_alpha").disabled
+    assert not any("alpha = 2 x r" in c.value for c in at.caption)
+
+
+def test_every_setting_has_help():
+    at = page()
+    keyed = [w for kind in ("text_input", "radio", "selectbox", "select_slider", "slider",
+                            "multiselect", "number_input", "checkbox")
+             for w in getattr(at, kind) if w.key and w.key.startswith("ft_")]
+    assert len(keyed) >= 14
+    assert all(w.help for w in keyed), [w.key for w in keyed if not w.help]
 
 
 def test_settings_come_from_the_url(root):
@@ -148,9 +175,9 @@ def test_uploads_are_validated_previewed_and_selected(root):
 def write_run(root: Path, run_id: str, state="done", method="qlora", n_steps=3, eval_=None):
     run_dir = root / run_id
     run_dir.mkdir(parents=True)
-    runs.write_json_atomic(run_dir / "config.json", {"method": method, "dataset": "orders",
+    rundir.write_json_atomic(run_dir / "config.json", {"method": method, "dataset": "orders",
                                                      "r": 4, "max_steps": n_steps})
-    runs.write_json_atomic(run_dir / "status.json", {"state": state, "step": n_steps,
+    rundir.write_json_atomic(run_dir / "status.json", {"state": state, "step": n_steps,
                                                      "max_steps": 10, "phase": "training",
                                                      "message": "it broke"})
     with open(run_dir / "events.jsonl", "w") as f:
@@ -158,15 +185,15 @@ def write_run(root: Path, run_id: str, state="done", method="qlora", n_steps=3, 
             f.write(json.dumps({"step": step, "loss": 2.0 / step, "elapsed_s": 3.0 * step,
                                 "tokens_per_s": 321.0, "memory_bytes": 3 * 2**30}) + "\n")
     if eval_:
-        runs.write_json_atomic(run_dir / "eval.json", eval_)
+        rundir.write_json_atomic(run_dir / "eval.json", eval_)
     return run_dir
 
 
-def test_a_running_run_blocks_start_and_shows_live_progress(root):
+def test_a_running_run_blocks_start_and_shows_live_progress(root, request):
     run_dir = write_run(root, "20260101-000000-aaaa", state="running", n_steps=4)
-    start = runs._proc_stat(os.getpid())[1]
-    runs.write_json_atomic(root / runs.LOCK_NAME, {"run_id": run_dir.name, "pid": os.getpid(),
-                                                   "pid_start": start})
+    holder = hold_lock(root / runs.LOCK_NAME)
+    (root / runs.LOCK_NAME).write_text(json.dumps({"run_id": run_dir.name}))
+    request.addfinalizer(holder.kill)
     at = page()
     assert not at.exception
     assert at.button(key="ft_start").disabled
@@ -177,7 +204,12 @@ def test_a_running_run_blocks_start_and_shows_live_progress(root):
     assert metric(at, "Tokens / s") == "321"
     assert metric(at, "Memory") == "3.00 GB"
     assert metric(at, "Training loss") == "0.500"
+    at.button(key="ft_stop").click().run()  # asks first: the run is everyone's
+    assert not (run_dir / "STOP").exists() and "for everyone" in at.warning[0].value
+    at.button(key="ft_stop_no").click().run()
+    assert not (run_dir / "STOP").exists() and not at.warning
     at.button(key="ft_stop").click().run()
+    at.button(key="ft_stop_yes").click().run()
     assert (run_dir / "STOP").exists()
     assert "stopping at the next step" in at.get("progress")[0].proto.text
 
@@ -227,24 +259,21 @@ def wait_for_run(at: AppTest, timeout_s: float = 180) -> runs.RunInfo:
 @pytest.fixture
 def stop_leftover_run(root):
     yield
-    marker = root / runs.LOCK_NAME
-    if marker.exists():  # a failed test must not leave a training process behind
-        pid = json.loads(marker.read_text()).get("pid")
-        if pid and runs.pid_alive(pid):
-            os.killpg(pid, signal.SIGTERM)
+    active = runs.active_run()
+    pid = active.status.get("pid") if active else None
+    if pid and rundir.pid_alive(pid):  # a failed test must not leave a training process behind
+        os.killpg(pid, signal.SIGTERM)
 
 
 def test_a_tiny_real_run_starts_from_the_button_and_finishes(root, stop_leftover_run,
-                                                            monkeypatch):
-    # The training process inherits this: one thread, because torch's threads spin badly on
-    # an oversubscribed CPU (a parallel test run here: 94 s with one thread, > 5 min with two).
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+                                                            tiny_model):
     # Twenty uploaded examples (18 train, 2 held out) keep the held-out evaluation short.
     rows = [{"prompt": f"send {n} red mugs to our Lima office",
              "response": json.dumps({"item": "mug", "quantity": n, "color": "red",
                                      "destination": "Lima"})} for n in range(1, 21)]
     data = "\n".join(json.dumps(r) for r in rows).encode()
-    at = page(ft_steps="2", ft_max_length="64", ft_batch="2", ft_r="4", ft_method="qlora")
+    at = page(ft_steps="2", ft_max_length="64", ft_batch="2", ft_r="4", ft_method="qlora",
+              ft_model=tiny_model)
     at.file_uploader(key="ft_upload").set_value(("tiny.jsonl", data, "text/plain")).run()
     assert at.selectbox(key="ft_dataset").value == str(root / "uploads" / "tiny.jsonl")
     at.button(key="ft_start").click().run()
@@ -269,5 +298,10 @@ def test_a_tiny_real_run_starts_from_the_button_and_finishes(root, stop_leftover
     at.button(key="ft_ask").click().run(timeout=180)
     assert not at.exception and not errors(at)
     shown = [c.value for c in at.code if c.language == "plaintext"]
-    assert len(shown) == 2 and all(answer.strip() for answer in shown)
-    assert at.session_state["_ft_answers"][2:] == tuple(shown)
+    from core.finetune.train import load_tuned
+    from pages._finetune_results import NO_ANSWER
+
+    tuned, prompt = load_tuned(run.path), ["send 2 red mugs to our Lima office"]
+    expected = [tuned.answer(prompt, base=True)[0], tuned.answer(prompt)[0]]
+    assert shown == [answer or NO_ANSWER for answer in expected]
+    assert list(at.session_state["_ft_answers"][2:]) == expected
