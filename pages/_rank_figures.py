@@ -99,18 +99,19 @@ def outer_product(column: tuple[Fraction, ...], row: tuple[Fraction, ...]):
 
 @st.cache_resource(max_entries=128, show_spinner=False)
 def layers(M: np.ndarray, r: int):
-    """M = sum of sigma_i u_i v_i^T: each rank-1 layer as a small heatmap, the first r
-    (the ones added so far) bright, the rest faded."""
+    """M = sum of sigma_i u_i v_i^T: each rank-1 layer as a small heatmap (each on its own
+    colour scale, so its pattern shows; sigma_i above it says how much it weighs), the
+    first r (the ones added so far) bright, the rest faded."""
     f = core.svd(M)
     parts = core.rank_one_layers(f)  # (p, m, n)
     p, tol = len(f.s), core.tolerance(f.s, f.M.shape)  # below tol: rounding noise, so 0
-    top = float(np.abs(parts).max()) or 1.0
     gap, traces, layout, notes = 0.02, [], {}, []
     width = (1 - gap * (p - 1)) / p
     for i in range(p):
         k = "" if i == 0 else str(i + 1)
         lo = i * (width + gap)
-        trace = _heat(parts[i], top, labels=False, xaxis=f"x{k}", yaxis=f"y{k}")
+        top = float(np.abs(parts[i]).max()) if f.s[i] > tol else 0.0
+        trace = _heat(parts[i], top or 1.0, labels=False, xaxis=f"x{k}", yaxis=f"y{k}")
         traces.append(trace | dict(opacity=1.0 if i < r else 0.2, name=f"layer {i + 1}"))
         layout[f"xaxis{k}"] = dict(domain=[lo, lo + width], anchor=f"y{k}", showticklabels=False)
         layout[f"yaxis{k}"] = dict(anchor=f"x{k}", autorange="reversed", showticklabels=False)
