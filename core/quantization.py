@@ -228,9 +228,17 @@ def quantize_minmax(x, bits: int = 8) -> Quantized:
 
 def minmax_range(x) -> tuple[float, float]:
     """Min-max's range (x_min, x_max) = (min(min x, 0), max(max x, 0)), float32: widened to
-    hold 0, so that 0.0 is exactly representable (PyTorch's ``MinMaxObserver``)."""
+    hold 0, so that 0.0 is exactly representable (PyTorch's ``MinMaxObserver``).
+    Raises ValueError when x_max - x_min does not fit a float32 (beyond 3.4e38)."""
     x = as_vector(x)
-    return min(x.min(), np.float32(0)), max(x.max(), np.float32(0))
+    x_min, x_max = min(x.min(), np.float32(0)), max(x.max(), np.float32(0))
+    with np.errstate(over="ignore"):
+        if not np.isfinite(x_max - x_min):
+            raise ValueError(
+                f"The range {x_min:.3g} .. {x_max:.3g} is wider than a float32 can hold "
+                f"({np.finfo(np.float32).max:.3g}): scale the values down."
+            )
+    return x_min, x_max
 
 
 @dataclass(frozen=True)
@@ -338,7 +346,7 @@ def quantize_ternary(x) -> Quantized:
     The paper adds a tiny epsilon to the scale; here an all-zero x simply gives scale 0.
     """
     x = as_vector(x)
-    scale = np.abs(x).mean(dtype=np.float32)
+    scale = np.float32(np.abs(x).mean(dtype=np.float64))  # a float32 sum could overflow
     if scale == 0:
         return Quantized(np.zeros(x.size, dtype=np.int32), 0.0, 0, TERNARY_BITS)
     q = np.clip(np.rint(x / scale), -1, 1).astype(np.int32)

@@ -357,6 +357,12 @@ def tolerance(s: np.ndarray, shape: tuple[int, int]) -> float:
     return (float(s[0]) if len(s) else 0.0) * max(shape) * np.finfo(float).eps
 
 
+def numerical_rank(s: np.ndarray, shape: tuple[int, int]) -> int:
+    """How many singular values are above rounding noise (``tolerance``): numpy's
+    ``matrix_rank`` of the (m, n) matrix they came from."""
+    return int((np.asarray(s) > tolerance(np.asarray(s), shape)).sum())
+
+
 def low_rank_from_svd(f: SVD, r: int) -> LowRank:
     """M_r = U[:, :r] diag(s[:r]) Vt[:r] and its error ||M - M_r||_F."""
     p = len(f.s)

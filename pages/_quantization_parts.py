@@ -84,7 +84,9 @@ def input_vector() -> tuple[np.ndarray | None, str | None]:
                 help="Any numbers, up to 65,536 of them. Add one large value to see an outlier "
                 "stretch the grid.",
             )
-            return Q.parse_vector(text), None
+            x = Q.parse_vector(text)
+            Q.minmax_range(x)  # every section compares min-max: a range it can hold
+            return x, None
         return _model_rows(), None
     except (ValueError, OSError) as err:
         return None, str(err)

@@ -191,7 +191,7 @@ def lora() -> None:
         "non-zero, and the storage r(d + k) stays small.",
     )
     s = F.product_singular_values(d, r)
-    numerical_rank = int((s > core.tolerance(s, (d, d))).sum())
+    numerical_rank = core.numerical_rank(s, (d, d))
     st.latex(
         rf"B\,({d} \times {r})\;A\,({r} \times {d}):\quad "
         rf"\operatorname{{rank}}(BA) = {numerical_rank} \le r = {r}"

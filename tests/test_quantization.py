@@ -510,3 +510,11 @@ def test_minmax_params_and_residual():
     expected = [0, 250 - 64 * 1000 / 255, 0]
     np.testing.assert_allclose(Q.residual(x, Q.quantize_minmax(x)), expected, atol=1e-4)
     np.testing.assert_array_equal(Q.block_absmax([1, -5, 2, 0.5, -3], 2), [5, 2, 3])
+
+
+def test_a_range_wider_than_float32_is_refused_and_ternary_does_not_overflow():
+    with pytest.raises(ValueError, match="wider than a float32 can hold"):
+        Q.quantize_minmax([3e38, -3e38])
+    result = Q.quantize_ternary([3e38, 3e38, 1.0])  # a float32 sum of |x| would overflow
+    assert result.scale == pytest.approx((3e38 + 3e38 + 1) / 3, rel=1e-6)
+    assert np.isfinite(result.dequantize()).all()

@@ -10,6 +10,7 @@ import sympy
 from core.rank import (
     CURRICULUM,
     low_rank_approx,
+    numerical_rank,
     parse_matrix,
     preset,
     random_factors,
@@ -315,6 +316,7 @@ def test_tolerance_gives_numpys_numerical_rank():
         M = rng.normal(size=(30, r)) @ rng.normal(size=(r, 40))  # (30, 40), rank r
         s = np.linalg.svd(M, compute_uv=False)
         assert int((s > tolerance(s, M.shape)).sum()) == np.linalg.matrix_rank(M) == r
+        assert numerical_rank(s, M.shape) == r
 
 
 # ---- the pictures: column x row, the SVD's rank-1 layers, the notes' slips ----------------

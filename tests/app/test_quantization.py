@@ -485,3 +485,9 @@ def test_a_shorter_input_keeps_the_followed_index_in_range():
     assert at.number_input(key="quant_index").value == 200
     at.selectbox(key="quant_source").set_value(parts.EXAMPLE_B).run()
     assert not at.exception and at.number_input(key="quant_index").value == 3
+
+
+def test_a_range_too_wide_for_float32_is_an_error_not_a_traceback():
+    at = set_input(page(), parts.TYPE)
+    at.text_area(key="quant_text").input("3e38 -3e38 1").run()
+    assert not at.exception and "wider than a float32 can hold" in at.error[0].value
