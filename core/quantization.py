@@ -35,6 +35,11 @@ _NF4_MIDPOINTS = (NF4_CODE[:-1] + NF4_CODE[1:]) / np.float32(2)
 
 MIN_BITS, MAX_BITS = 2, 8
 TERNARY_BITS = math.log2(3)  # 1.58 bits of information per weight
+# How ternary codes are really stored: the information, log2(3), is a floor, not a format.
+TERNARY_PACKINGS = {
+    "2 bits": 2.0,  # 4 codes per byte (BitNet's I2_S kernels)
+    "5 per byte": 8 / 5,  # 3^5 = 243 <= 256 patterns of 5 codes fit one byte
+}
 FP32_BITS = 32  # one stored constant (scale, absmax, offset)
 
 
@@ -98,6 +103,20 @@ class FormatSize:
     bits_per_param: float
     n_bytes: float
 
+    @property
+    def bytes_per_param(self) -> float:
+        return self.bits_per_param / 8
+
+    @property
+    def gb(self) -> float:
+        """Decimal gigabytes, 1 GB = 10^9 bytes (model cards, the QLoRA paper)."""
+        return self.n_bytes / 1e9
+
+    @property
+    def gib(self) -> float:
+        """Binary gigabytes, 1 GiB = 2^30 bytes (the notes' "1 GB = 1024 MB")."""
+        return self.n_bytes / 2**30
+
 
 # --- validation -----------------------------------------------------------------------
 
@@ -160,7 +179,7 @@ def quantize_absmax(x, bits: int = 8, clip: float | None = None) -> Quantized:
     """
     x = as_vector(x)
     bits = _check_bits(bits)
-    q_max = 2 ** (bits - 1) - 1
+    q_max = code_range("absmax", bits)[1]
     if clip is None:
         absmax = np.abs(x).max()
     elif isinstance(clip, (int, float, np.number)) and math.isfinite(clip) and clip >= 0:
@@ -198,15 +217,61 @@ def quantize_minmax(x, bits: int = 8) -> Quantized:
     """
     x = as_vector(x)
     bits = _check_bits(bits)
-    q_min, q_max = 0, 2**bits - 1
-    x_min = min(x.min(), np.float32(0))  # 1.
-    x_max = max(x.max(), np.float32(0))
+    q_min, q_max = code_range("min-max", bits)
+    x_min, x_max = minmax_range(x)  # 1.
     scale = max((x_max - x_min) / np.float32(q_max - q_min), np.finfo(np.float32).eps)  # 2.
     zero_point = int(np.clip(q_min - np.rint(x_min / scale), q_min, q_max))  # 3.
-    inv_scale = np.float32(1) / scale
-    fused = (x.astype(np.float64) * np.float64(inv_scale) + zero_point).astype(np.float32)
+    fused = _minmax_fused(x, scale, zero_point)
     q = np.clip(np.rint(fused), q_min, q_max).astype(np.int32)  # 4.
     return Quantized(q, float(scale), zero_point, bits)
+
+
+def minmax_range(x) -> tuple[float, float]:
+    """Min-max's range (x_min, x_max) = (min(min x, 0), max(max x, 0)), float32: widened to
+    hold 0, so that 0.0 is exactly representable (PyTorch's ``MinMaxObserver``).
+    Raises ValueError when x_max - x_min does not fit a float32 (beyond 3.4e38)."""
+    x = as_vector(x)
+    x_min, x_max = min(x.min(), np.float32(0)), max(x.max(), np.float32(0))
+    with np.errstate(over="ignore"):
+        if not np.isfinite(x_max - x_min):
+            raise ValueError(
+                f"The range {x_min:.3g} .. {x_max:.3g} is wider than a float32 can hold "
+                f"({np.finfo(np.float32).max:.3g}): scale the values down."
+            )
+    return x_min, x_max
+
+
+@dataclass(frozen=True)
+class MinMaxParams:
+    """Min-max's constants with the numbers that make them, for a filled-in formula:
+    scale = (x_max - x_min) / (q_max - q_min) = width / (q_max - q_min),
+    zero_point = round(-x_min / scale) (clamped to the codes)."""
+
+    x_min: float
+    x_max: float
+    width: float
+    q_min: int
+    q_max: int
+    scale: float
+    zero_point: int
+
+
+def minmax_params(x, bits: int = 8) -> MinMaxParams:
+    """The numbers of ``quantize_minmax``'s steps 1-3 for x (float32, as it computes them)."""
+    x_min, x_max = minmax_range(x)
+    result = quantize_minmax(x, bits)
+    q_min, q_max = code_range("min-max", bits)
+    width = float(np.float32(x_max - x_min))
+    return MinMaxParams(
+        float(x_min), float(x_max), width, q_min, q_max, result.scale, result.zero_point
+    )
+
+
+def _minmax_fused(x: np.ndarray, scale, zero_point: int) -> np.ndarray:
+    """zero_point + x * (1 / scale) as torch's kernel computes it (one fused multiply-add
+    in float32), the number min-max rounds; float32 (n,)."""
+    inv_scale = np.float32(1) / np.float32(scale)
+    return (x.astype(np.float64) * np.float64(inv_scale) + zero_point).astype(np.float32)
 
 
 def quantize_blockwise(x, blocksize: int = 64, bits: int = 8) -> Quantized:
@@ -221,9 +286,9 @@ def quantize_blockwise(x, blocksize: int = 64, bits: int = 8) -> Quantized:
     x = as_vector(x)
     bits = _check_bits(bits)
     blocksize = _check_blocksize(blocksize)
-    q_max = 2 ** (bits - 1) - 1
+    q_max = code_range("block-wise absmax", bits)[1]
     blocks = _padded_blocks(x, blocksize)  # (n_blocks, blocksize)
-    absmax = np.abs(blocks).max(axis=1)  # (n_blocks,)
+    absmax = block_absmax(x, blocksize)  # (n_blocks,)
     safe = np.where(absmax > 0, absmax, np.float32(1))  # an all-zero block: q = 0, scale 0
     q = np.rint(blocks * (np.float32(q_max) / safe)[:, None]).astype(np.int32).ravel()[: x.size]
     scale = (absmax / np.float32(q_max)).astype(np.float32)  # (n_blocks,)
@@ -244,16 +309,32 @@ def quantize_nf4(x, blocksize: int = 64) -> Quantized:
     """
     x = as_vector(x)
     blocksize = _check_blocksize(blocksize)
+    absmax = block_absmax(x, blocksize)  # (n_blocks,)
+    unit = np.clip(nf4_scaled(x, blocksize), -1, 1)  # (n,) in [-1, 1]
+    q = np.searchsorted(_NF4_MIDPOINTS, unit, side="left").astype(np.int32)
+    return Quantized(q, absmax, 0, 4, blocksize=blocksize, code=NF4_CODE)
+
+
+def block_absmax(x, blocksize: int = 64) -> np.ndarray:
+    """max|x_b| of each block of ``blocksize`` consecutive values, float32 (n_blocks,);
+    the last block may be shorter."""
+    x = as_vector(x)
+    return np.abs(_padded_blocks(x, _check_blocksize(blocksize))).max(axis=1)
+
+
+def nf4_scaled(x, blocksize: int = 64) -> np.ndarray:
+    """x / absmax of its block, float32 (n,), before NF4 clamps it to [-1, 1] and picks a
+    level. As bitsandbytes on CPU: ``x * (1 / absmax)`` in full blocks, ``x / absmax`` in
+    a shorter last block; an all-zero block gives 0 (its absmax is taken as 1e-38)."""
+    x = as_vector(x)
+    blocksize = _check_blocksize(blocksize)
     blocks = _padded_blocks(x, blocksize)  # (n_blocks, blocksize)
-    absmax = np.abs(blocks).max(axis=1)  # (n_blocks,)
-    safe = np.maximum(absmax, np.float32(1e-38))  # an all-zero block: codes land on 0.0
+    safe = np.maximum(block_absmax(x, blocksize), np.float32(1e-38))
     scaled = blocks * (np.float32(1) / safe)[:, None]
     rest = x.size % blocksize
     if rest:  # the shorter last block is divided, not multiplied by the reciprocal
         scaled[-1, :rest] = x[-rest:] / safe[-1]
-    unit = np.clip(scaled.ravel()[: x.size], -1, 1)  # (n,) in [-1, 1]
-    q = np.searchsorted(_NF4_MIDPOINTS, unit, side="left").astype(np.int32)
-    return Quantized(q, absmax.astype(np.float32), 0, 4, blocksize=blocksize, code=NF4_CODE)
+    return scaled.ravel()[: x.size]
 
 
 def quantize_ternary(x) -> Quantized:
@@ -265,7 +346,7 @@ def quantize_ternary(x) -> Quantized:
     The paper adds a tiny epsilon to the scale; here an all-zero x simply gives scale 0.
     """
     x = as_vector(x)
-    scale = np.abs(x).mean(dtype=np.float32)
+    scale = np.float32(np.abs(x).mean(dtype=np.float64))  # a float32 sum could overflow
     if scale == 0:
         return Quantized(np.zeros(x.size, dtype=np.int32), 0.0, 0, TERNARY_BITS)
     q = np.clip(np.rint(x / scale), -1, 1).astype(np.int32)
@@ -302,6 +383,14 @@ def errors(x, x_hat) -> Errors:
     return Errors(float(np.mean(err**2)), float(np.max(np.abs(err))), sqnr)
 
 
+def residual(x, result: Quantized) -> np.ndarray:
+    """x - x_hat for every value, float32 (n,): the rounding (or clipping) error of each."""
+    x = as_vector(x)
+    if x.size != result.q.size:
+        raise ValueError(f"x has {x.size} values but the codes have {result.q.size}")
+    return (x - result.dequantize()).astype(np.float32)
+
+
 def bits_per_parameter(
     bits: float,
     blocksize: int | None = None,
@@ -309,13 +398,14 @@ def bits_per_parameter(
     dq_blocksize: int = 256,
     dq_bits: int = 8,
 ) -> float:
-    """Storage per weight including the scale constants.
+    """Storage per weight including the scale constants, for a large matrix.
 
         per tensor:      bits                                  (one constant: negligible)
         per block:       bits + 32 / blocksize                 (one FP32 absmax per block)
         double quant.:   bits + dq_bits / blocksize + 32 / (blocksize * dq_blocksize)
 
     NF4 in blocks of 64: 4 + 0.5 = 4.5 bits; with double quantization 4 + 0.127.
+    ``storage`` counts every constant of a vector of a given length exactly.
     """
     if blocksize is None:
         return float(bits)
@@ -329,7 +419,9 @@ def model_sizes(n_params: float, blocksize: int = 64) -> tuple[FormatSize, ...]:
     """The size of a model of ``n_params`` parameters in each format (bytes = bits / 8).
 
     FP32 4 B, FP16/BF16 2 B, INT8/FP8 1 B per parameter; INT4 and NF4 0.5 B plus one FP32
-    absmax per ``blocksize`` weights; NF4 + double quantization; ternary log2(3) bits.
+    absmax per ``blocksize`` weights; NF4 + double quantization; ternary as it is packed
+    (2 bits, or 5 codes per byte: 1.6 bits; log2(3) = 1.58 is only its information).
+    A model's matrices are large, so one scale per matrix adds nothing visible here.
     """
     if not (
         isinstance(n_params, (int, float, np.number)) and math.isfinite(n_params) and n_params > 0
@@ -342,7 +434,8 @@ def model_sizes(n_params: float, blocksize: int = 64) -> tuple[FormatSize, ...]:
         (f"INT4 (absmax per {blocksize})", bits_per_parameter(4, blocksize)),
         (f"NF4 (absmax per {blocksize})", bits_per_parameter(4, blocksize)),
         ("NF4 + double quantization", bits_per_parameter(4, blocksize, double_quant=True)),
-        ("Ternary (BitNet b1.58)", TERNARY_BITS),
+        ("Ternary, 2 bits each (4 per byte)", TERNARY_PACKINGS["2 bits"]),
+        ("Ternary, 5 per byte (3^5 = 243 <= 256)", TERNARY_PACKINGS["5 per byte"]),
     ]
     return tuple(FormatSize(name, b, n_params * b / 8) for name, b in formats)
 
@@ -526,3 +619,324 @@ def _check_minmax(torch, x: np.ndarray, ours: Quantized) -> CrossCheck:
         codes = np.rint(x_hat / np.float32(scale)) + zero_point
         name = f"torch MinMaxObserver + fake_quantize (0..{q_max})"
     return CrossCheck(name, int(np.sum(codes == ours.q)), x.size, note)
+
+
+# --- what the pictures draw: the grid, one value step by step, honest storage --------------
+
+SIGNED = ("absmax", "block-wise absmax")
+
+
+def code_range(method: str, bits: int = 8) -> tuple[int, int]:
+    """The integer codes a method emits, (q_min, q_max).
+
+    absmax and block-wise absmax (symmetric, signed): (-(2^(bits-1) - 1), 2^(bits-1) - 1),
+    -127..127 at 8 bits (LLM.int8() leaves -128 unused so the grid is symmetric);
+    min-max (asymmetric, unsigned): (0, 2^bits - 1), 0..255 at 8 bits;
+    NF4: (0, 15), indices into NF4_CODE; ternary: (-1, 1). NF4 and ternary ignore ``bits``.
+    """
+    if method == "NF4":
+        return 0, NF4_CODE.size - 1
+    if method == "ternary":
+        return -1, 1
+    bits = _check_bits(bits)
+    if method in SIGNED:
+        return -(2 ** (bits - 1) - 1), 2 ** (bits - 1) - 1
+    if method == "min-max":
+        return 0, 2**bits - 1
+    raise ValueError(f"Unknown method {method!r}; expected one of {METHODS}")
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Every level one block of a quantized vector can take, on the value axis.
+
+    codes (k,): the integer codes, ascending; values (k,): what each dequantizes to,
+    float32, ascending; zero_code: the code whose value is exactly 0.0 (the zero point);
+    step: the spacing between neighbouring levels (the scale), or None when the spacing
+    is uneven (NF4: normal quantiles times the block's absmax).
+    """
+
+    codes: np.ndarray
+    values: np.ndarray
+    zero_code: int
+    step: float | None
+
+
+def grid_levels(method: str, result: Quantized, block: int = 0) -> Grid:
+    """The levels of ``result`` (made by ``method``) in block ``block`` (0 for one scale):
+    (code - zero_point) * scale, or NF4_CODE[code] * absmax_b; the same float32 products
+    ``Quantized.dequantize`` computes."""
+    q_min, q_max = code_range(method, int(result.bits) if method not in ("NF4", "ternary") else 8)
+    scales = np.atleast_1d(np.asarray(result.scale, dtype=np.float32))
+    if isinstance(block, bool) or not isinstance(block, (int, np.integer)):
+        raise ValueError(f"block must be an integer, got {block!r}")
+    if not 0 <= block < scales.size:
+        raise ValueError(f"block must be from 0 to {scales.size - 1}, got {block}")
+    scale = scales[block]
+    codes = np.arange(q_min, q_max + 1)
+    if method == "NF4":
+        return Grid(codes, (NF4_CODE * scale).astype(np.float32), 7, None)
+    zero = int(result.zero_point)
+    values = ((codes - zero).astype(np.float32) * scale).astype(np.float32)
+    return Grid(codes, values, zero, float(scale))
+
+
+def levels_used(method: str, result: Quantized) -> tuple[int, int]:
+    """(how many distinct codes ``result`` uses, how many codes the grid has)."""
+    q_min, q_max = code_range(method, int(result.bits) if method in SIGNED + ("min-max",) else 8)
+    return int(np.unique(result.q).size), q_max - q_min + 1
+
+
+def unit_levels(method: str, bits: int = 4) -> np.ndarray:
+    """The levels in units of the block's absmax, in [-1, 1], float32: NF4_CODE for NF4;
+    k / q_max for k = -q_max..q_max for (block-wise) absmax (15 levels at 4 bits:
+    INT4's code -8 is left unused, as LLM.int8() leaves -128); -1, 0, 1 for ternary."""
+    if method == "NF4":
+        return NF4_CODE.copy()
+    if method in SIGNED or method == "ternary":
+        q_min, q_max = code_range(method, bits)
+        return (np.arange(q_min, q_max + 1) / np.float32(q_max)).astype(np.float32)
+    raise ValueError(f"unit_levels is for NF4, absmax and ternary, not {method!r}")
+
+
+@dataclass(frozen=True)
+class TraceStep:
+    """One step of quantizing one value.
+
+    name: the step ("x / scale"); value: the number after it, in the step's own units
+    (grid steps for "x / scale", a code for "clamp"); position: where that number sits on
+    the value axis of the number line; on_grid: drawn on the integer grid (True) or on
+    the float line (False); note: the step in words.
+    """
+
+    name: str
+    value: float
+    position: float
+    on_grid: bool
+    note: str
+
+
+@dataclass(frozen=True)
+class ValueTrace:
+    """x[i] through the quantizer: the steps, its block (None for one scale), its code,
+    x_hat and whether the clamp moved it (a clipping error rather than a rounding one)."""
+
+    i: int
+    x: float
+    block: int | None
+    steps: tuple[TraceStep, ...]
+    code: int
+    x_hat: float
+    clamped: bool
+
+    @property
+    def error(self) -> float:
+        """x - x_hat: a rounding error, or a clipping error when ``clamped``."""
+        return self.x - self.x_hat
+
+
+def trace_value(
+    method: str, x, i: int, bits: int = 8, blocksize: int = 64, clip_percentile: float = 100.0
+) -> ValueTrace:
+    """Quantize x[i] step by step, with the numbers ``quantize`` computes for it.
+
+    linear grids:  x -> x / scale -> round -> + zero point -> clamp -> code -> x_hat
+    NF4:           x -> x / absmax_b -> clamp to [-1, 1] -> nearest level -> code -> x_hat
+
+    Min-max rounds ``x * (1 / scale) + zero_point`` as torch does, so "round" is
+    ``rint(x / scale + z) - z``: the same as ``round(x / scale)`` except exactly halfway,
+    where rounding half to even after the shift can land on the other neighbour.
+    Invariant: the traced code and x_hat are ``quantize(...)``'s q[i] and x_hat[i].
+    """
+    x = as_vector(x)
+    if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 0 <= i < x.size:
+        raise ValueError(f"i must be an index from 0 to {x.size - 1}, got {i!r}")
+    i = int(i)
+    result = quantize(method, x, bits, blocksize, clip_percentile)
+    x_hat = float(result.dequantize()[i])
+    xi = float(x[i])
+    block = i // result.blocksize if result.blocksize else None
+    first = TraceStep("x", xi, xi, False, "the float value to store")
+    if method == "NF4":
+        steps, code, clamped = _trace_nf4(x, i, blocksize, block)
+    else:
+        steps, code, clamped = _trace_linear(
+            method, x, i, result, _threshold(method, x, i, result, clip_percentile)
+        )
+    steps = (first, *steps, TraceStep("dequantized", x_hat, x_hat, False, _DEQUANT[method]))
+    assert code == int(result.q[i]), (code, int(result.q[i]))
+    return ValueTrace(i, xi, block, steps, code, x_hat, clamped)
+
+
+_DEQUANT = {
+    "min-max": "x_hat = (q - zero point) * scale",
+    "absmax": "x_hat = q * scale",
+    "block-wise absmax": "x_hat = q * scale of the block",
+    "ternary": "x_hat = q * scale",
+    "NF4": "x_hat = level * absmax of the block",
+}
+
+
+def _threshold(method, x, i, result, clip_percentile) -> np.float32 | None:
+    """What absmax-style quantizers divide by for x[i]: max|x|, the calibration clip, or
+    the block's absmax (as quantize_absmax / quantize_blockwise compute it); else None."""
+    if method == "absmax":
+        clip = percentile_clip(x, clip_percentile) if clip_percentile < 100 else None
+        return np.abs(x).max() if clip is None else np.float32(clip)
+    if method == "block-wise absmax":
+        return block_absmax(x, result.blocksize)[i // result.blocksize]
+    return None
+
+
+def _trace_linear(method, x, i, result, absmax) -> tuple[list[TraceStep], int, bool]:
+    q_min, q_max = code_range(method, int(result.bits) if method != "ternary" else 8)
+    scale = np.float32(
+        np.atleast_1d(result.scale)[i // result.blocksize if result.blocksize else 0]
+    )
+    z = int(result.zero_point)
+    if method == "min-max":
+        fused = float(_minmax_fused(x[i : i + 1], scale, z)[0])  # x / scale + z, float32
+        u, rounded = fused - z, float(np.rint(fused)) - z
+    elif scale == 0:  # an all-zero vector (or block): every code is 0
+        u = rounded = 0.0
+    elif method == "ternary":
+        u = float(x[i] / scale)
+        rounded = float(np.rint(np.float32(u)))
+    else:  # absmax (maybe clipped) and block-wise: x * (q_max / absmax) in float32
+        u = float(x[i] * (np.float32(q_max) / absmax))
+        rounded = float(np.rint(np.float32(u)))
+    code = int(np.clip(rounded + z, q_min, q_max))
+    clamped = code != rounded + z
+    s = float(scale)
+    shift = (
+        f"add the zero point {z}: 0.0 lands on code {z}"
+        if method == "min-max"
+        else "symmetric: the zero point is 0, 0.0 is code 0"
+    )
+    inside = f"keep it in {q_min}..{q_max}: " + ("outside, so clamped" if clamped else "inside")
+    steps = [
+        TraceStep("x / scale", u, u * s, True, f"divide by the scale {s:.6g}: x in grid steps"),
+        TraceStep("round", rounded, rounded * s, True, "to the nearest whole step"),
+        TraceStep("+ zero point", rounded + z, rounded * s, True, shift),
+        TraceStep("clamp", code, (code - z) * s, True, inside),
+        TraceStep("code", code, (code - z) * s, True, f"store the integer q = {code}"),
+    ]
+    return steps, code, clamped
+
+
+def _trace_nf4(x, i, blocksize, block) -> tuple[list[TraceStep], int, bool]:
+    absmax = float(block_absmax(x, blocksize)[block])
+    u = float(nf4_scaled(x, blocksize)[i])
+    inside = float(np.clip(np.float32(u), -1, 1))
+    code = int(np.searchsorted(_NF4_MIDPOINTS, np.float32(inside), side="left"))
+    level = float(NF4_CODE[code])
+    steps = [
+        TraceStep("x / absmax", u, u * absmax, True, f"divide by the block's absmax {absmax:.6g}"),
+        TraceStep("clamp", inside, inside * absmax, True, "keep it in [-1, 1]"),
+        TraceStep("nearest level", level, level * absmax, True, "the closest of the 16 NF4 levels"),
+        TraceStep("code", code, level * absmax, True, f"store its index q = {code} (4 bits)"),
+    ]
+    return steps, code, inside != u
+
+
+@dataclass(frozen=True)
+class Storage:
+    """What storing a quantized vector of ``n_values`` weights really takes.
+
+    parts: (what, how many, bits each), codes first, then every constant needed to
+    dequantize. ``bits_per_weight`` = total bits / n_values.
+    """
+
+    parts: tuple[tuple[str, int, float], ...]
+    n_values: int
+
+    @property
+    def rows(self) -> tuple[tuple[str, int, float, float, float], ...]:
+        """Each part as (what, how many, bits each, bits in all, bits per weight)."""
+        return tuple(
+            (what, count, bits, count * bits, count * bits / self.n_values)
+            for what, count, bits in self.parts
+        )
+
+    @property
+    def total_bits(self) -> float:
+        return float(sum(count * bits for _, count, bits in self.parts))
+
+    @property
+    def bits_per_weight(self) -> float:
+        return self.total_bits / self.n_values
+
+
+def storage(
+    method: str,
+    n_values: int,
+    bits: int = 8,
+    blocksize: int = 64,
+    double_quant: bool = False,
+    dq_blocksize: int = 256,
+    dq_bits: int = 8,
+    ternary_packing: str = "2 bits",
+) -> Storage:
+    """Codes plus constants for ``n_values`` weights, counted exactly.
+
+        absmax:      n * bits + 32 (one FP32 scale)
+        min-max:     n * bits + 32 (FP32 scale) + bits (the zero point is one code of the
+                     grid; ONNX stores it in the quantized type)
+        per block:   n * bits + ceil(n / blocksize) * 32 (one FP32 absmax per block)
+        + double q.: the block constants in ``dq_bits`` bits instead, plus one FP32 scale per
+                     ``dq_blocksize`` of them and one FP32 offset (their mean), as QLoRA
+        ternary:     2 bits per code (or 8 bits per 5 codes) + 32 (one FP32 scale)
+
+    For a large matrix the per-block terms tend to ``bits_per_parameter``; on a short
+    vector the per-tensor constants are not negligible, and this counts them.
+    """
+    if isinstance(n_values, bool) or not isinstance(n_values, (int, np.integer)) or n_values < 1:
+        raise ValueError(f"n_values must be a positive integer, got {n_values!r}")
+    n = int(n_values)
+    scale = ("FP32 scale", 1, FP32_BITS)
+    if method == "ternary":
+        if ternary_packing not in TERNARY_PACKINGS:
+            raise ValueError(
+                f"ternary_packing must be one of {tuple(TERNARY_PACKINGS)}, got {ternary_packing!r}"
+            )
+        if ternary_packing == "5 per byte":
+            codes = ("bytes of 5 ternary codes", -(-n // 5), 8)
+        else:
+            codes = ("ternary codes, 2 bits each", n, 2)
+        return Storage((codes, scale), n)
+    code_range(method, bits)  # a known method and, where it matters, valid bits
+    q_bits = 4 if method == "NF4" else int(bits)
+    codes = (f"{q_bits}-bit codes", n, q_bits)
+    if method == "absmax":
+        return Storage((codes, scale), n)
+    if method == "min-max":
+        return Storage((codes, scale, (f"zero point ({q_bits}-bit code)", 1, q_bits)), n)
+    n_blocks = -(-n // _check_blocksize(blocksize))
+    if not double_quant:
+        return Storage((codes, ("FP32 absmax per block", n_blocks, FP32_BITS)), n)
+    n_groups = -(-n_blocks // _check_blocksize(dq_blocksize))
+    return Storage(
+        (
+            codes,
+            (f"{_check_bits(dq_bits)}-bit absmax per block", n_blocks, dq_bits),
+            (f"FP32 scale per {dq_blocksize} block constants", n_groups, FP32_BITS),
+            ("FP32 offset (their mean)", 1, FP32_BITS),
+        ),
+        n,
+    )
+
+
+def double_quant_saving(
+    n_params: float, blocksize: int = 64, dq_blocksize: int = 256, dq_bits: int = 8
+) -> FormatSize:
+    """What double quantization saves on a model of ``n_params`` weights:
+    32 / blocksize - (dq_bits / blocksize + 32 / (blocksize * dq_blocksize)) bits each,
+    0.373 bit at 64 and 256: 3.03 x 10^9 bytes on 65B (the QLoRA paper's "about 3 GB")."""
+    if not (
+        isinstance(n_params, (int, float, np.number)) and math.isfinite(n_params) and n_params > 0
+    ):
+        raise ValueError(f"n_params must be a positive number, got {n_params!r}")
+    saved = bits_per_parameter(0, blocksize) - bits_per_parameter(
+        0, blocksize, True, dq_blocksize, dq_bits
+    )
+    return FormatSize("double quantization saves", saved, n_params * saved / 8)

@@ -20,6 +20,7 @@ import numpy as np
 
 MAX_STEP_SIZE = 8  # rows and columns the step-by-step view accepts
 CURRICULUM = ((1, 2, 3), (0, 4, 2), (2, 6, 5))  # CURRICULUM.md section 3: rank 3
+OUTER_COLUMN, OUTER_ROW = (1, 2, 3), (4, 1, 5, 6)  # the notes' [1, 2, 3]^T [4, 1, 5, 6]
 
 Matrix = tuple[tuple[Fraction, ...], ...]
 
@@ -63,6 +64,17 @@ class LowRank:
     def full(self) -> int:
         m, n = self.matrix.shape
         return m * n
+
+    @property
+    def relative_error(self) -> float:
+        """||M - M_r||_F / ||M||_F (0 for the zero matrix); ||M||_F^2 = sum of all s_i^2."""
+        norm = float(np.sqrt(np.sum(self.singular_values**2)))
+        return self.error / norm if norm else 0.0
+
+    @property
+    def storage_share(self) -> float:
+        """r (m + n) / (m n): the factors' numbers as a share of the matrix's."""
+        return self.stored / self.full
 
 
 @dataclass(frozen=True)
@@ -306,7 +318,7 @@ def preset(name: str, m: int = 0, n: int = 0, r: int = 0, seed: int = 0, text: s
     if name == "curriculum":
         return to_fractions(CURRICULUM), None
     if name == "outer":
-        return to_fractions(np.outer([1, 2, 3], [4, 1, 5, 6])), None  # (3, 1) x (1, 4)
+        return to_fractions(np.outer(OUTER_COLUMN, OUTER_ROW)), None  # (3, 1) x (1, 4)
     if name == "zero":
         return to_fractions(np.zeros((m, n), dtype=int)), None
     if name == "random":
@@ -345,6 +357,12 @@ def tolerance(s: np.ndarray, shape: tuple[int, int]) -> float:
     return (float(s[0]) if len(s) else 0.0) * max(shape) * np.finfo(float).eps
 
 
+def numerical_rank(s: np.ndarray, shape: tuple[int, int]) -> int:
+    """How many singular values are above rounding noise (``tolerance``): numpy's
+    ``matrix_rank`` of the (m, n) matrix they came from."""
+    return int((np.asarray(s) > tolerance(np.asarray(s), shape)).sum())
+
+
 def low_rank_from_svd(f: SVD, r: int) -> LowRank:
     """M_r = U[:, :r] diag(s[:r]) Vt[:r] and its error ||M - M_r||_F."""
     p = len(f.s)
@@ -365,3 +383,79 @@ def low_rank_approx(M, r: int) -> LowRank:
     r*(m + n) numbers instead of m*n.
     """
     return low_rank_from_svd(svd(M), r)
+
+
+# ---- the pictures: a rank-1 matrix as column x row, the SVD as a sum of layers -------------
+
+
+def rank_one_factors(M) -> tuple[tuple[Fraction, ...], tuple[Fraction, ...]] | None:
+    """A rank-1 matrix as column times row, exactly: (c, r) with M[i][j] = c[i] * r[j].
+
+    r is M's first non-zero row and c[i] = M[i][j] / r[j] at r's first non-zero column j,
+    so c[0] = 1 when row 1 is non-zero: every row is c[i] times one row. For the notes'
+    outer product this gives back [1, 2, 3] and [4, 1, 5, 6]. None unless rank(M) = 1.
+    """
+    A = to_fractions(M)
+    if rank(A) != 1:
+        return None
+    row = next(r for r in A if any(r))  # (n,)
+    j = next(k for k, a in enumerate(row) if a != 0)
+    column = tuple(r[j] / row[j] for r in A)  # (m,)
+    assert all(
+        c * b == a for c, r in zip(column, A, strict=True) for a, b in zip(r, row, strict=True)
+    )
+    return column, row
+
+
+def rank_one_layer(f: SVD, i: int) -> np.ndarray:
+    """The i-th layer of the SVD (0-based), sigma_i u_i v_i^T: an (m, n) matrix of rank 1."""
+    p = len(f.s)
+    if isinstance(i, bool) or not isinstance(i, numbers.Integral) or not 0 <= i < p:
+        raise ValueError(f"i should be an integer between 0 and {p - 1}, got {i!r}")
+    return f.s[i] * np.outer(f.U[:, i], f.Vt[i])  # (m, 1) (1, n) -> (m, n)
+
+
+def rank_one_layers(f: SVD) -> np.ndarray:
+    """Every layer sigma_i u_i v_i^T, shape (p, m, n); they add up to M (p = min(m, n)).
+    Adding the first r of them gives M_r, the best rank-r approximation."""
+    return np.einsum("i,mi,in->imn", f.s, f.U, f.Vt)
+
+
+def approximation_errors(f) -> np.ndarray:
+    """||M - M_r||_F for r = 0, 1, ..., p, shape (p + 1,), from an SVD or its singular
+    values: by Eckart-Young the root of the sum of the discarded sigma_i^2, so it falls as
+    the layers add up and ends at 0."""
+    s = f.s if isinstance(f, SVD) else np.asarray(f, dtype=float)
+    if s.ndim != 1 or not np.isfinite(s).all() or (s < 0).any():
+        raise ValueError(f"expected singular values (finite, >= 0, one axis), got {s!r}")
+    tail = np.cumsum((s**2)[::-1])[::-1]  # tail[r] = sum_{i >= r} s_i^2
+    return np.sqrt(np.append(tail, 0.0))
+
+
+# ---- where the notes slip -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NotesStep:
+    """A row operation as the lecture notes wrote it, and the matrix they wrote after it."""
+
+    op: str
+    matrix: tuple[tuple[int, ...], ...]
+
+
+# seeds/003 (the rank lecture) works CURRICULUM in two steps with two slips: R2 -> R2 - R1
+# cannot give [0, 2, -1] (row 2 already starts with 0, and it is row 3 that changes), and
+# with row 2 = [0, 4, 2] the second step needs a factor 1/2 and ends in [0, 0, -2].
+NOTES_CURRICULUM_STEPS = (
+    NotesStep("R2 -> R2 - R1", ((1, 2, 3), (0, 2, -1), (0, 2, 1))),
+    NotesStep("R3 -> R3 - R2", ((1, 2, 3), (0, 2, -1), (0, 0, 2))),
+)
+
+
+def factor_storage(m: int, n: int, r: int) -> tuple[int, int]:
+    """Numbers kept for an (m, n) matrix of rank r as B (m, r) times A (r, n), and as the
+    matrix itself: (r (m + n), m n). 4096 x 4096 at r = 8: (65,536, 16,777,216)."""
+    for name, value in (("m", m), ("n", n), ("r", r)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+            raise ValueError(f"{name} should be a non-negative integer, got {value!r}")
+    return int(r) * (int(m) + int(n)), int(m) * int(n)

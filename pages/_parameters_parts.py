@@ -9,6 +9,7 @@ from core.params import (
     ARCHITECTURES,
     BITS_PER_PARAM,
     dense_layers,
+    mlp_param_count,
     model_size,
     param_breakdown,
 )
@@ -139,3 +140,21 @@ def presets_figure(name: str) -> go.Figure:
     fig.update_layout(title="All the presets", yaxis_type="log", yaxis_title="billions (log scale)",
                       yaxis_range=[-1.3, 2.8])  # fmt: skip
     return style_fig(fig, height=380)
+
+
+NOTES_NETWORK = (4, 3, 3, 2, 1)  # the notes' network; they add its parameters with a slip
+
+
+def notes_sum_slip(sizes: tuple[int, ...]) -> None:
+    """Under the notes' network: the per-layer sum (from core), and how the notes wrote it."""
+    if tuple(sizes) != NOTES_NETWORK:
+        return
+    from pages._ui import notes_slip
+
+    layers = dense_layers(sizes)
+    terms = " + ".join(str(x.params) for x in layers)
+    notes_slip(
+        f"Per layer, weights + biases: {terms} = {mlp_param_count(sizes)}.",
+        "12 + 9 + 6 + 2 + 2 = 38: the weights (12 + 9 + 6 + 2) with one 2, the other biases "
+        "left out, and those terms do not add up to 38.",
+    )

@@ -1,4 +1,5 @@
-"""Pieces of the quantization page: the input picker, charts, and the comparison tables."""
+"""Pieces of the quantization page: the input picker, the method controls, the notes'
+worked examples (and where the notes slip), the value table and the cross-check worker."""
 
 from __future__ import annotations
 
@@ -9,16 +10,18 @@ import pandas as pd
 import streamlit as st
 
 from core import quantization as Q
-from pages._ui import chart_layout
+from pages._ui import notes_slip
 
 EXAMPLE_A = "Example A: 0..1000 onto uint8"
 EXAMPLE_B = "Example B: [-20, 1000] asymmetric"
+EXAMPLE_C = "Example C: [-50, 100] at 8 bits"
 PRESETS = {
     EXAMPLE_A: [0.0, 250.0, 500.0, 750.0, 1000.0],
     EXAMPLE_B: [-20.0, 1000.0, 0.0, 500.0],
+    EXAMPLE_C: [-20.0, -10.0, 0.0, -50.0, 100.0],  # the values the notes list with it
 }
 GENERATE, TYPE, MODEL = "Generate", "Type or paste", "SmolLM2 weights"
-SOURCES = (EXAMPLE_A, EXAMPLE_B, GENERATE, TYPE, MODEL)
+SOURCES = (EXAMPLE_A, EXAMPLE_B, EXAMPLE_C, GENERATE, TYPE, MODEL)
 BLOCKSIZES = (4, 8, 16, 32, 64, 128, 256, 512)
 DEFAULT_TEXT = "0.12, -0.5, 0.02, 0.9, -0.08, 1.7, -1.2, 0.33"
 DEFAULT_MATRIX = "model.layers.0.self_attn.q_proj.weight"
@@ -27,11 +30,19 @@ ERROR_COLUMNS = {
     "MSE": st.column_config.NumberColumn(format="scientific"),
     "max |error|": st.column_config.NumberColumn(format="scientific"),
 }
-CHART_POINTS = 2000
+# The notes' names: absmax is "symmetric", min-max (with a zero point) is "asymmetric".
+NOTES_NAMES = {
+    "absmax": "absmax, symmetric",
+    "min-max": "min-max, asymmetric",
+    "block-wise absmax": "block-wise absmax, symmetric",
+    "NF4": "NF4",
+    "ternary": "ternary",
+}
 
 
 def num(v: float) -> str:
-    return f"{v:.6g}"
+    """Six significant digits; -0.0 prints as 0."""
+    return f"{float(v) + 0.0:.6g}"
 
 
 @st.cache_data(show_spinner=False)
@@ -55,50 +66,111 @@ def input_vector() -> tuple[np.ndarray | None, str | None]:
         SOURCES,
         key="quant_source",
         bind="query-params",
+        help="What to quantize. Examples A, B and C are the notes' worked examples; Generate "
+        "draws weight-like numbers (try 'normal with outliers'); SmolLM2 weights are rows of a "
+        "real model. Watch the number line below.",
     )
     try:
         if source in PRESETS:
             return np.array(PRESETS[source], dtype=np.float32), None
         if source == GENERATE:
-            a, b, c = st.columns(3)
-            kind = a.selectbox(
-                "Distribution", Q.DISTRIBUTIONS, key="quant_dist", bind="query-params"
-            )
-            n = b.number_input("Values", 2, 4096, 256, key="quant_n", bind="query-params")
-            seed = c.number_input("Seed", 0, 2**31 - 1, 0, key="quant_seed", bind="query-params")
-            return Q.sample_weights(kind, int(n), int(seed)), None
+            return _generated(), None
         if source == TYPE:
             text = st.text_area(
                 "Values (commas, spaces or new lines)",
                 DEFAULT_TEXT,
                 key="quant_text",
                 bind="query-params",
+                help="Any numbers, up to 65,536 of them. Add one large value to see an outlier "
+                "stretch the grid.",
             )
-            return Q.parse_vector(text), None
-        shapes = _matrix_shapes()
-        names = list(shapes)
-        a, b, c = st.columns([3, 1, 1])
-        name = a.selectbox(
-            "Weight matrix",
-            names,
-            index=names.index(DEFAULT_MATRIX),
-            key="quant_matrix",
-            bind="query-params",
-        )
-        start = b.number_input(
-            "First row", 0, shapes[name][0] - 1, 0, key="quant_row", bind="query-params"
-        )
-        count = c.number_input("Rows", 1, 8, 1, key="quant_rows", bind="query-params")
-        count = min(int(count), shapes[name][0] - int(start))
-        st.caption(f"{name}: shape {shapes[name]}; rows {start}..{start + count - 1}.")
-        return _rows(name, int(start), count), None
+            x = Q.parse_vector(text)
+            Q.minmax_range(x)  # every section compares min-max: a range it can hold
+            return x, None
+        return _model_rows(), None
     except (ValueError, OSError) as err:
         return None, str(err)
 
 
+def _generated() -> np.ndarray:
+    a, b, c = st.columns(3)
+    kind = a.selectbox(
+        "Distribution",
+        Q.DISTRIBUTIONS,
+        key="quant_dist",
+        bind="query-params",
+        help="normal: how trained weights look (NF4's case); uniform: evenly spread (INT4's "
+        "case); normal with outliers: 1% of the values at 20 standard deviations. Watch the "
+        "blocks picture.",
+    )
+    n = b.number_input(
+        "Values",
+        2,
+        4096,
+        256,
+        key="quant_n",
+        bind="query-params",
+        help="How many numbers (2-4096); 256 = 4 blocks of 64.",
+    )
+    seed = c.number_input(
+        "Seed",
+        0,
+        2**31 - 1,
+        0,
+        key="quant_seed",
+        bind="query-params",
+        help="The same seed always draws the same numbers.",
+    )
+    return Q.sample_weights(kind, int(n), int(seed))
+
+
+def _model_rows() -> np.ndarray:
+    shapes = _matrix_shapes()
+    names = list(shapes)
+    a, b, c = st.columns([3, 1, 1])
+    name = a.selectbox(
+        "Weight matrix",
+        names,
+        index=names.index(DEFAULT_MATRIX),
+        key="quant_matrix",
+        bind="query-params",
+        help="A weight matrix of the bundled SmolLM2-135M-Instruct.",
+    )
+    start = b.number_input(
+        "First row",
+        0,
+        shapes[name][0] - 1,
+        0,
+        key="quant_row",
+        bind="query-params",
+        help="Which row of the matrix to start at.",
+    )
+    count = c.number_input(
+        "Rows",
+        1,
+        8,
+        1,
+        key="quant_rows",
+        bind="query-params",
+        help="How many consecutive rows (1-8) make the vector.",
+    )
+    count = min(int(count), shapes[name][0] - int(start))
+    st.caption(f"{name}: shape {shapes[name]}; rows {start}..{start + count - 1}.")
+    return _rows(name, int(start), count)
+
+
 def method_controls() -> tuple[str, int, int, bool, float]:
     a, b, c = st.columns([2, 2, 2])
-    method = a.selectbox("Method", Q.METHODS, index=1, key="quant_method", bind="query-params")
+    method = a.selectbox(
+        "Method (absmax = symmetric, min-max = asymmetric)",
+        Q.METHODS,
+        index=1,
+        key="quant_method",
+        bind="query-params",
+        help="Symmetric (absmax): a grid centred on 0, no zero point. Asymmetric (min-max): "
+        "the range [min, max] onto 0..2^b-1 with a zero point. Block-wise and NF4: one scale "
+        "per block. Watch the number line's levels.",
+    )
     fixed_bits = method in ("NF4", "ternary")
     bits = b.slider(
         "Bits",
@@ -108,11 +180,19 @@ def method_controls() -> tuple[str, int, int, bool, float]:
         key="quant_bits",
         bind="query-params",
         disabled=fixed_bits,
-        help="NF4 is 4 bits, ternary 1.58.",
+        help="Bits per code: 2^bits codes. 8 is INT8, 4 is INT4. Fewer bits: fewer, wider-spaced "
+        "levels on the number line and a larger error. NF4 is always 4 bits, ternary 1.58.",
     )
     blocked = method in ("block-wise absmax", "NF4")
     blocksize = c.select_slider(
-        "Block size", BLOCKSIZES, 64, key="quant_block", bind="query-params", disabled=not blocked
+        "Block size",
+        BLOCKSIZES,
+        64,
+        key="quant_block",
+        bind="query-params",
+        disabled=not blocked,
+        help="Values sharing one scale (block-wise and NF4; QLoRA uses 64). Smaller blocks: an "
+        "outlier spoils fewer values, but more constants to store. Watch the blocks picture.",
     )
     left, right = st.columns(2)
     double_quant = left.checkbox(
@@ -120,6 +200,8 @@ def method_controls() -> tuple[str, int, int, bool, float]:
         key="quant_dq",
         bind="query-params",
         disabled=not blocked,
+        help="QLoRA's double quantization: store each block's absmax in 8 bits instead of 32. "
+        "Watch bits per weight and the double-quantization picture.",
     )
     clip = right.slider(
         "Calibration: clip absmax at this percentile of |x|",
@@ -130,62 +212,36 @@ def method_controls() -> tuple[str, int, int, bool, float]:
         key="quant_clip",
         bind="query-params",
         disabled=method != "absmax",
-        help="100 = no clipping. Lower: a finer grid for most values, a clipping error for the few.",
+        help="100 = no clipping (the range is max|x|). Lower: a finer grid for most values, and "
+        "the few beyond the threshold are clamped at the ends of the number line (in red).",
     )
     clip = float(clip) if method == "absmax" else 100.0
     return method, int(bits), int(blocksize), bool(double_quant and blocked), clip
 
 
-def grid(method: str, result: Q.Quantized) -> np.ndarray:
-    """Every code the method can emit, used or not."""
-    if method == "NF4":
-        return np.arange(16)
-    if method == "ternary":
-        return np.arange(-1, 2)
-    if method == "min-max":
-        return np.arange(0, 2**result.bits)
-    q_max = 2 ** (result.bits - 1) - 1
-    return np.arange(-q_max, q_max + 1)
-
-
-def _figure(traces: list[dict], title: str, x_title: str, y_title: str, **xaxis):
-    """A plotly figure with ``pages._ui.chart_layout`` built in one go, which is
-    several times faster than ``update_layout`` calls (this page reruns on every slider move)."""
-    import plotly.graph_objects as go
-
-    layout = chart_layout()
-    layout |= dict(
-        title=dict(text=title, font=dict(size=layout.pop("title_font_size"))),
-        xaxis=dict(title=dict(text=x_title), **xaxis),
-        yaxis=dict(title=dict(text=y_title)),
-    )
-    return go.Figure(data=traces, layout=layout)
-
-
-def charts(x: np.ndarray, result: Q.Quantized, method: str) -> None:
-    left, right = st.columns(2)
-    codes = grid(method, result)
-    counts = np.bincount(result.q - codes[0], minlength=codes.size)[: codes.size]
-    labels = [f"{v:+.2f}" for v in result.code] if result.code is not None else codes
-    used = int(np.count_nonzero(counts))
-    bars = dict(type="bar", x=labels, y=counts, name="values")
-    title = f"Values per code ({used} of {codes.size} used)"
-    fig = _figure([bars], title, "code q", "how many values", type="category")
-    left.plotly_chart(fig, theme="streamlit", key="quant_codes_chart")
-    step = max(1, x.size // CHART_POINTS)
-    x_hat = result.dequantize()
-    lo, hi = float(min(x.min(), x_hat.min())), float(max(x.max(), x_hat.max()))
-    identity = dict(type="scatter", x=[lo, hi], y=[lo, hi], mode="lines", name="no error",
-                    line=dict(dash="dot"))  # fmt: skip
-    points = dict(type="scatter", x=x[::step], y=x_hat[::step], mode="markers", name="x -> x_hat")
-    fig = _figure([identity, points], "Where x lands: x_hat", "x", "x_hat (dequantized)")
-    right.plotly_chart(fig, theme="streamlit", key="quant_grid_chart")
+def preset_notes(source: str, x: np.ndarray) -> None:
+    """Under a worked example: the right numbers (from core) where the notes slip."""
+    p = Q.minmax_params(x, 8)
+    scale = rf"({num(p.x_max)} - ({num(p.x_min)})) / {p.q_max} = {num(p.width)} / {p.q_max}"
+    scale += f" = {num(p.scale)}"
+    if source == EXAMPLE_A:
+        notes_slip(f"Scale = {num(p.width)} / {p.q_max} = {num(p.scale)}.", "1000/255 = 0.")
+        notes_slip(
+            f"It is min-max (asymmetric): the zero point is {p.zero_point} because x_min = "
+            f"{num(p.x_min)}.",
+            'they call this example "symmetric unsigned int8".',
+        )
+    elif source == EXAMPLE_B:
+        notes_slip(f"Scale = {scale}.", "(1000 - 20)/255 = 4.0: a range of 980.")
+    elif source == EXAMPLE_C:
+        notes_slip(f"Scale = {scale}; zero point {p.zero_point}.", "sf = (100 + 30)/255 = 130/255.")
 
 
 def value_table(x: np.ndarray, result: Q.Quantized) -> pd.DataFrame:
     n = min(x.size, TABLE_ROWS)
     x_hat = result.dequantize()[:n]
-    table = {"x": x[:n], "q": result.q[:n], "x_hat": x_hat, "error x - x_hat": x[:n] - x_hat}
+    error = Q.residual(x, result)[:n]
+    table = {"x": x[:n], "q": result.q[:n], "x_hat": x_hat, "error x - x_hat": error}
     if result.blocksize:
         table = {"block": np.arange(n) // result.blocksize, **table}
     return pd.DataFrame(table)

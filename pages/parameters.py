@@ -37,6 +37,7 @@ with shareable_state("params"):
         terms = " + ".join(rf"({x.n_in}\cdot{x.n_out}+{x.n_out})" for x in layers[:8])
         more = r" + \dots" if len(layers) > 8 else ""
         st.latex(rf"{terms}{more} = {total:,}".replace(",", "{,}"))
+        parts.notes_sum_slip(sizes)
         st.metric("Parameters", f"{total:,}")
 
     st.header("2. Real language models")

@@ -384,3 +384,137 @@ def test_clipping_trades_a_few_big_errors_for_a_finer_grid():
     with pytest.raises(ValueError, match="got -1"):
         Q.quantize_absmax(x, 4, clip=-1.0)
     assert "never clips" in str(Q.cross_check("absmax", x, 8, clip_percentile=99.0))
+
+
+# --- the pictures' numbers: one value step by step, the grid, honest storage ------------------
+
+
+@pytest.mark.parametrize("method", Q.METHODS)
+def test_trace_value_ends_where_quantize_does(method):
+    for x in random_vectors(seed=hash(method) % 1000, count=12, max_len=300):
+        result = Q.quantize(method, x, 4, 32)
+        x_hat = result.dequantize()
+        for i in {0, x.size // 2, x.size - 1}:
+            trace = Q.trace_value(method, x, i, 4, 32)
+            assert (trace.code, trace.x_hat) == (int(result.q[i]), float(x_hat[i]))
+            assert trace.steps[0].value == x[i] and trace.steps[-1].value == x_hat[i]
+            assert trace.error == pytest.approx(float(x[i]) - float(x_hat[i]))
+            grid = Q.grid_levels(method, result, trace.block or 0)
+            assert grid.values[np.searchsorted(grid.codes, trace.code)] == np.float32(x_hat[i])
+
+
+def test_trace_of_minmax_is_torch_step_by_step():
+    """x / scale, round, + zero point and clamp against torch's own scale and zero point."""
+    from torch.ao.quantization.observer import MinMaxObserver
+
+    for x in random_vectors(seed=5, count=30, max_len=400, ties=False):
+        observer = MinMaxObserver(dtype=torch.quint8)
+        observer(torch.from_numpy(x))
+        scale, zero_point = (v.item() for v in observer.calculate_qparams())
+        codes = torch.quantize_per_tensor(torch.from_numpy(x), scale, zero_point, torch.quint8)
+        for i in (0, x.size - 1):
+            steps = {s.name: s.value for s in Q.trace_value("min-max", x, i).steps}
+            assert steps["x / scale"] == pytest.approx(x[i] / scale, rel=1e-5, abs=1e-4)
+            assert steps["+ zero point"] == steps["round"] + zero_point
+            assert steps["code"] == codes.int_repr()[i].item()
+
+
+def test_trace_shows_the_clamp_of_a_clipped_value():
+    x = np.array([0.1, -0.2, 0.05, 3.0], dtype=np.float32)  # 3.0 beyond the 50th percentile
+    trace = Q.trace_value("absmax", x, 3, bits=4, clip_percentile=50.0)
+    steps = {s.name: s.value for s in trace.steps}
+    clip = np.percentile(np.abs(x), 50)
+    assert steps["x / scale"] == pytest.approx(3.0 / (clip / 7), rel=1e-5)  # far past 7
+    assert steps["clamp"] == 7 == trace.code and trace.clamped
+    assert not Q.trace_value("absmax", x, 0, bits=4, clip_percentile=50.0).clamped
+
+
+def test_trace_of_example_a_is_the_notes_working():
+    steps = [(s.name, s.value) for s in Q.trace_value("min-max", [0, 250, 1000], 1).steps]
+    assert [name for name, _ in steps] == [
+        "x", "x / scale", "round", "+ zero point", "clamp", "code", "dequantized",
+    ]  # fmt: skip
+    assert steps[1][1] == pytest.approx(250 / (1000 / 255), rel=1e-6)  # 63.75
+    assert [v for _, v in steps[2:6]] == [64, 64, 64, 64]
+    nf4 = [s.name for s in Q.trace_value("NF4", [0, 250, 1000], 1).steps]
+    assert nf4 == ["x", "x / absmax", "clamp", "nearest level", "code", "dequantized"]
+
+
+def test_grid_levels_are_what_torch_dequantizes_each_code_to():
+    x = np.array([-20.0, 1000.0, 0.0, 500.0], dtype=np.float32)
+    grid = Q.grid_levels("min-max", Q.quantize_minmax(x))
+    ref = torch._make_per_tensor_quantized_tensor(
+        torch.arange(256, dtype=torch.uint8), 4.0, 5
+    ).dequantize()
+    np.testing.assert_array_equal(grid.values, ref.numpy())
+    assert (grid.zero_code, grid.step) == (5, 4.0) and grid.values[grid.zero_code] == 0
+    nf4 = Q.grid_levels("NF4", Q.quantize_nf4(x, 2), block=1)  # block [0, 500]
+    np.testing.assert_allclose(nf4.values, Q.NF4_CODE * 500, rtol=1e-6)
+    assert nf4.step is None and nf4.values[nf4.zero_code] == 0
+    with pytest.raises(ValueError, match="block must be from 0 to 1"):
+        Q.grid_levels("NF4", Q.quantize_nf4(x, 2), block=2)
+
+
+def test_code_ranges_and_unit_levels():
+    assert Q.code_range("absmax", 8) == (-127, 127) and Q.code_range("min-max", 8) == (0, 255)
+    assert Q.code_range("NF4") == (0, 15) and Q.code_range("ternary") == (-1, 1)
+    assert Q.code_range("block-wise absmax", 4) == (-7, 7)
+    from bitsandbytes.functional import get_4bit_type
+
+    np.testing.assert_array_equal(Q.unit_levels("NF4"), get_4bit_type("nf4", device="cpu").numpy())
+    np.testing.assert_allclose(Q.unit_levels("block-wise absmax", 4), np.arange(-7, 8) / 7)
+    with pytest.raises(ValueError, match="Unknown method 'int3'"):
+        Q.code_range("int3")
+    x = np.array([1.0, 1.0, 2.0], dtype=np.float32)
+    assert Q.levels_used("min-max", Q.quantize_minmax(x)) == (2, 256)
+
+
+def test_storage_counts_every_constant():
+    assert Q.storage("absmax", 64, 8).bits_per_weight == (64 * 8 + 32) / 64
+    assert Q.storage("min-max", 5, 8).total_bits == 5 * 8 + 32 + 8
+    nf4 = Q.storage("NF4", 4096 * 4096, 4, 64)
+    assert nf4.bits_per_weight == 4.5 == Q.bits_per_parameter(4, 64)
+    dq = Q.storage("NF4", 4096 * 4096, 4, 64, double_quant=True)
+    # 262,144 block constants of 8 bits, 1,024 FP32 scales, one FP32 offset
+    assert [count for _, count, _ in dq.parts] == [4096 * 4096, 262_144, 1024, 1]
+    assert round(dq.bits_per_weight, 3) == 0.127 + 4  # the QLoRA paper's 0.127
+    short = Q.storage("NF4", 100, 4, 64, double_quant=True)  # 2 blocks, 1 group, 1 offset
+    assert short.total_bits == 100 * 4 + 2 * 8 + 32 + 32
+    assert Q.storage("ternary", 10).bits_per_weight == (10 * 2 + 32) / 10
+    assert Q.storage("ternary", 10, ternary_packing="5 per byte").total_bits == 2 * 8 + 32
+    assert 3**5 <= 2**8 and Q.TERNARY_PACKINGS["5 per byte"] >= Q.TERNARY_BITS
+    with pytest.raises(ValueError, match="n_values must be a positive integer"):
+        Q.storage("absmax", 0)
+
+
+def test_double_quantization_saves_about_3_gb_on_65b():
+    saving = Q.double_quant_saving(65e9)
+    assert round(saving.bits_per_param, 3) == 0.373
+    assert 2.9e9 < saving.n_bytes < 3.1e9  # the QLoRA paper: "about 3 GB" (decimal)
+    assert saving.gb == pytest.approx(3.03, abs=0.005)
+    assert saving.gib == pytest.approx(saving.n_bytes / 1024**3) == pytest.approx(2.82, abs=0.005)
+
+
+def test_model_sizes_label_gb_and_gib_and_pack_ternary():
+    sizes = {row.name: row for row in Q.model_sizes(175e9)}
+    assert (sizes["FP32"].gb, round(sizes["FP32"].gib, 1)) == (700, 651.9)  # the curriculum
+    assert sizes["Ternary, 2 bits each (4 per byte)"].bytes_per_param == 0.25
+    assert sizes["Ternary, 5 per byte (3^5 = 243 <= 256)"].bits_per_param == 1.6
+
+
+def test_minmax_params_and_residual():
+    p = Q.minmax_params([-20.0, -10.0, 0.0, -50.0, 100.0])  # the notes' [-50, 100] example
+    assert (p.x_min, p.x_max, p.width, p.q_max) == (-50, 100, 150, 255)
+    assert p.scale == pytest.approx(150 / 255, rel=1e-6) and p.zero_point == 85
+    x = np.array([0.0, 250.0, 1000.0], dtype=np.float32)  # Example A: 250 -> 64 -> 250.98
+    expected = [0, 250 - 64 * 1000 / 255, 0]
+    np.testing.assert_allclose(Q.residual(x, Q.quantize_minmax(x)), expected, atol=1e-4)
+    np.testing.assert_array_equal(Q.block_absmax([1, -5, 2, 0.5, -3], 2), [5, 2, 3])
+
+
+def test_a_range_wider_than_float32_is_refused_and_ternary_does_not_overflow():
+    with pytest.raises(ValueError, match="wider than a float32 can hold"):
+        Q.quantize_minmax([3e38, -3e38])
+    result = Q.quantize_ternary([3e38, 3e38, 1.0])  # a float32 sum of |x| would overflow
+    assert result.scale == pytest.approx((3e38 + 3e38 + 1) / 3, rel=1e-6)
+    assert np.isfinite(result.dequantize()).all()

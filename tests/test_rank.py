@@ -10,6 +10,7 @@ import sympy
 from core.rank import (
     CURRICULUM,
     low_rank_approx,
+    numerical_rank,
     parse_matrix,
     preset,
     random_factors,
@@ -315,3 +316,86 @@ def test_tolerance_gives_numpys_numerical_rank():
         M = rng.normal(size=(30, r)) @ rng.normal(size=(r, 40))  # (30, 40), rank r
         s = np.linalg.svd(M, compute_uv=False)
         assert int((s > tolerance(s, M.shape)).sum()) == np.linalg.matrix_rank(M) == r
+        assert numerical_rank(s, M.shape) == r
+
+
+# ---- the pictures: column x row, the SVD's rank-1 layers, the notes' slips ----------------
+
+
+def test_rank_one_factors_give_back_the_notes_vectors():
+    from core.rank import rank_one_factors
+
+    column, row = rank_one_factors(preset("outer")[0])
+    assert column == (1, 2, 3) and row == (4, 1, 5, 6)  # the notes' [1, 2, 3]^T [4, 1, 5, 6]
+    rng = np.random.default_rng(4)
+    for _ in range(30):
+        c = [
+            F(int(a), int(b))
+            for a, b in zip(rng.integers(-5, 6, 4), rng.integers(1, 4, 4), strict=True)
+        ]
+        r = [F(int(a)) for a in rng.integers(-5, 6, 5)]
+        M = sympy.Matrix([sympy.Rational(x.numerator, x.denominator) for x in c]) * sympy.Matrix(
+            [r]
+        ).applyfunc(sympy.Rational)
+        found = rank_one_factors(as_fractions(M))
+        if M.rank() != 1:
+            assert found is None
+            continue
+        fc, fr = found
+        assert sympy.Matrix(fc) * sympy.Matrix([fr]) == M
+    assert rank_one_factors(CURRICULUM) is None and rank_one_factors([[0, 0]]) is None
+
+
+def test_rank_one_layers_add_up_to_the_matrix():
+    from core.rank import approximation_errors, rank_one_layer, rank_one_layers, svd
+
+    rng = np.random.default_rng(8)
+    for m, n in ((3, 3), (4, 7), (8, 2), (6, 6)):
+        M = rng.normal(size=(m, n))
+        f = svd(M)
+        layers = rank_one_layers(f)  # (p, m, n)
+        assert layers.shape == (min(m, n), m, n)
+        np.testing.assert_allclose(layers.sum(axis=0), M, atol=1e-12)
+        assert all(np.linalg.matrix_rank(layer) == 1 for layer in layers)
+        np.testing.assert_allclose(rank_one_layer(f, 1), layers[1])
+        U, s, Vt = np.linalg.svd(M, full_matrices=False)
+        direct = [np.linalg.norm(M - (U[:, :r] * s[:r]) @ Vt[:r]) for r in range(len(s) + 1)]
+        np.testing.assert_allclose(approximation_errors(f), direct, atol=1e-10)
+        assert list(approximation_errors(s)) == sorted(approximation_errors(s), reverse=True)
+    with pytest.raises(ValueError, match="i should be an integer between 0 and 2"):
+        rank_one_layer(svd(np.eye(3)), 3)
+    with pytest.raises(ValueError, match="expected singular values"):
+        approximation_errors([1.0, -1.0])
+
+
+def test_the_notes_steps_for_the_curriculum_example_slip():
+    """seeds/003: replaying the notes' own operations does not give the notes' matrices,
+    while the correct steps (sympy's elimination) do give the curriculum's."""
+    from core.rank import NOTES_CURRICULUM_STEPS
+
+    first, second = NOTES_CURRICULUM_STEPS
+    assert replay(first.op, to_fractions(CURRICULUM)) != to_fractions(first.matrix)
+    assert replay(first.op, to_fractions(CURRICULUM))[1] == (-1, 2, -1)  # R2 - R1, literally
+    assert replay(second.op, to_fractions(first.matrix)) == to_fractions(second.matrix)
+    M = sympy.Matrix(CURRICULUM)
+    M[2, :] = M[2, :] - 2 * M[0, :]  # the correct first step
+    assert list(M.row(2)) == [0, 2, -1]
+    M[2, :] = M[2, :] - sympy.Rational(1, 2) * M[1, :]
+    assert list(M.row(2)) == [0, 0, -2] != list(second.matrix[2])
+    assert sympy.Matrix(second.matrix).rank() == M.rank() == 3  # the result, 3, is right
+
+
+def test_factor_storage_and_relative_error():
+    from core.rank import factor_storage
+
+    assert factor_storage(4096, 4096, 8) == (65_536, 16_777_216)  # the curriculum's numbers
+    assert factor_storage(3, 4, 1) == (7, 12)
+    with pytest.raises(ValueError, match="r should be a non-negative integer"):
+        factor_storage(3, 4, -1)
+    M = np.random.default_rng(2).normal(size=(5, 6))
+    approx = low_rank_approx(M, 2)
+    assert approx.relative_error == pytest.approx(
+        np.linalg.norm(M - approx.matrix) / np.linalg.norm(M)
+    )
+    assert approx.storage_share == 2 * 11 / 30
+    assert low_rank_approx(np.zeros((2, 2)), 1).relative_error == 0

@@ -1,6 +1,7 @@
 """The matrix-rank page: presets, stepping, the rank sliders, bad input and URL state.
 Displayed numbers are checked against sympy (rank) and numpy (SVD)."""
 
+import base64
 import json
 import re
 
@@ -47,6 +48,23 @@ def shown_matrix(at) -> sympy.Matrix:
     )
 
 
+def step_text(at) -> str:
+    """The explanation of the shown row-reduction step ("**Step i of n:** ...")."""
+    return next(m.value for m in at.markdown if m.value.startswith("**Step "))
+
+
+def chart(at, key: str) -> dict:
+    return json.loads(next(c for c in at.get("plotly_chart") if key in c.proto.id).proto.spec)
+
+
+def values(v) -> np.ndarray:
+    """A figure's data field: Plotly's base64 typed array {dtype, bdata, shape}, or a list."""
+    if isinstance(v, dict) and "bdata" in v:
+        out = np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"]))
+        return out.reshape([int(k) for k in str(v["shape"]).split(",")]) if "shape" in v else out
+    return np.asarray(v, dtype=float)
+
+
 def heatmap_labels(at, key: str) -> list[list[str]]:
     """The numbers printed on a heatmap's cells."""
     chart = next(c for c in at.get("plotly_chart") if key in c.proto.id)
@@ -67,7 +85,7 @@ def test_curriculum_example_step_by_step():
         in step_latex(at)
     )
     assert r"\boxed{1}" in step_latex(at)  # the pivot in row 1, column 1
-    assert "make the entry in row 3, column 1 zero" in at.markdown[1].value
+    assert "make the entry in row 3, column 1 zero" in step_text(at)
     at.button(key="rank_next").click().run()
     assert r"R_{3} \to R_{3} - \tfrac{1}{2}\,R_{2}" in step_latex(at)
     assert "0 & 0 & \\textcolor{#e8590c}{\\boxed{-2}}" in step_latex(at).replace(
@@ -172,7 +190,7 @@ def test_a_new_matrix_starts_at_step_zero():
     assert at.slider(key="rank_step").value == 0 and at.slider(key="rank_step").max == 2
     at.button(key="rank_next").click().run()
     assert r"R_{1} \leftrightarrow R_{2}" in step_latex(at)
-    assert "swap them" in at.markdown[1].value
+    assert "swap them" in step_text(at)
 
 
 def test_edit_a_copy_moves_the_preset_into_the_editor():
@@ -270,3 +288,95 @@ def test_bad_url_values_fall_back_with_a_notice():
     assert at.selectbox(key="rank_preset").value == "Curriculum example"
     notice = at.info[0].value
     assert "rank_preset" in notice and "rank_picture_r" in notice and "rank_bogus" in notice
+
+
+# ---- the pictures ----------------------------------------------------------------------------
+
+
+def test_outer_product_shows_the_column_times_the_row():
+    at = load(rank_preset="Outer product")
+    shown = [x.strip("$\n") for x in latex(at)]
+    tex = next(x for x in shown if x.startswith(r"\begin{bmatrix}1 \\ 2 \\ 3\end{bmatrix}"))
+    assert r"\,\begin{bmatrix}4 & 1 & 5 & 6\end{bmatrix} = \begin{bmatrix}4 & 1 & 5 & 6 \\ 8" in tex
+    rows = next(x for x in shown if x.startswith(r"\begin{aligned}"))
+    assert r"R_{2} = 2 \cdot \begin{bmatrix}4 & 1 & 5 & 6\end{bmatrix}" in rows
+    column, row, product = chart(at, "rank_outer_chart")["data"]
+    expected = np.outer([1, 2, 3], [4, 1, 5, 6])
+    np.testing.assert_array_equal(values(product["z"]), expected)
+    np.testing.assert_array_equal(values(column["z"]).ravel(), [1, 2, 3])
+    np.testing.assert_array_equal(values(row["z"]).ravel(), [4, 1, 5, 6])
+    assert any("stored as 3 + 4 = **7**" in m.value for m in at.markdown)
+    assert not any(r"\begin{aligned}" in x for x in latex(load()))  # rank 3: no column x row
+
+
+def test_layers_add_one_at_a_time_and_the_error_falls():
+    at = load()
+    M = np.array([[1, 2, 3], [0, 4, 2], [2, 6, 5]], dtype=float)
+    U, s, Vt = np.linalg.svd(M)
+    for r in (0, 1, 2, 3):
+        at.slider(key="rank_r").set_value(r).run()
+        layers = chart(at, "rank_layers_chart")["data"]
+        assert [t["opacity"] for t in layers] == [1.0 if i < r else 0.2 for i in range(3)]
+        for i, layer in enumerate(layers):
+            np.testing.assert_allclose(
+                values(layer["z"]), s[i] * np.outer(U[:, i], Vt[i]), atol=1e-9
+            )
+        curve, marker = chart(at, "rank_error_chart")["data"]
+        direct = [np.linalg.norm(M - (U[:, :k] * s[:k]) @ Vt[:k]) for k in range(4)]
+        np.testing.assert_allclose(values(curve["y"]), direct, atol=1e-9)
+        assert values(marker["x"]).tolist() == [r]
+    at.button(key="rank_r_less").click().run()
+    assert at.slider(key="rank_r").value == 2
+    at.button(key="rank_r_more").click().run()
+    assert at.slider(key="rank_r").value == 3 and at.button(key="rank_r_more").disabled
+    assert (
+        "the first 3 of 3 layers added" in chart(at, "rank_layers_chart")["layout"]["title"]["text"]
+    )
+
+
+def test_picture_layers_one_at_a_time():
+    from PIL import Image
+
+    at = load(rank_picture_r="30")
+    images = at.get("image")
+    captions = [img.proto.imgs[0].caption for img in images]
+    assert "Layer 30 alone: σ30 u30 v30ᵀ (grey = 0)" in captions
+    at.button(key="rank_picture_r_more").click().run()
+    assert at.slider(key="rank_picture_r").value == 31
+    pixels = np.asarray(Image.open(ROOT / "assets" / "rank_picture.png").convert("L"), dtype=float)
+    s = np.linalg.svd(pixels, compute_uv=False)
+    curve, marker = chart(at, "rank_picture_error")["data"]
+    np.testing.assert_allclose(values(curve["y"])[31], np.sqrt(np.sum(s[31:] ** 2)), rtol=1e-6)
+    assert values(marker["x"]).tolist() == [31]
+
+
+def test_the_notes_slips_are_pointed_out_at_their_steps():
+    at = load()
+    slips = [c.value for c in at.caption if "notes wrote it differently" in c.value]
+    assert len(slips) == 1 and "upper triangle matrix" in slips[0]
+    at.button(key="rank_next").click().run()
+    M = sympy.Matrix([[1, 2, 3], [0, 4, 2], [2, 6, 5]])
+    row3 = M.row(2) - 2 * M.row(0)  # the right first step, worked by sympy
+    slip = next(c.value for c in at.caption if "notes wrote it differently" in c.value)
+    assert f"R3 → R3 - 2*R1 makes row 3 [{', '.join(map(str, row3))}]" in slip
+    assert "R2 → R2 - R1, giving [[1, 2, 3], [0, 2, -1], [0, 2, 1]]" in slip
+    at.button(key="rank_next").click().run()
+    row3 = row3 - sympy.Rational(1, 2) * M.row(1)
+    slip = next(c.value for c in at.caption if "notes wrote it differently" in c.value)
+    assert f"makes row 3 [{', '.join(map(str, row3))}]" in slip and "[0, 0, 2]]" in slip
+    at.toggle(key="rank_reduced").set_value(True).run()  # the notes stop at echelon form
+    assert not any("notes wrote" in c.value for c in at.caption)
+    at = load(rank_preset="Outer product")
+    assert not any("notes wrote" in c.value for c in at.caption)
+
+
+def test_every_control_has_help():
+    for preset in ("Curriculum example", "Random, chosen rank", "Product B·A", "Your own matrix"):
+        at = load(rank_preset=preset)
+        widgets = [*at.selectbox, *at.slider, *at.number_input, *at.toggle, *at.text_area,
+                   *at.button]  # fmt: skip
+        assert all(w.key.startswith("rank_") for w in widgets)
+        assert all(w.help for w in widgets), [w.key for w in widgets if not w.help]
+    glossary = next(e for e in at.expander if e.label.startswith("Words used here"))
+    text = " ".join(m.value for m in glossary.markdown)
+    assert "**Pivot**" in text and "**Frobenius norm**" in text and "**Singular value**" in text
