@@ -130,6 +130,16 @@ class LoRALinear:
         """W0 + scaling * B @ A: one plain weight, no extra cost at inference."""
         return self.W0 + self.delta_W
 
+    @property
+    def delta_rank(self) -> int:
+        """rank(delta_W) (numpy's SVD rule): 0 while B = 0, at most r."""
+        return int(np.linalg.matrix_rank(self.delta_W))
+
+    def merge_error(self, x) -> float:
+        """max |forward(x) - merged() @ x|: float rounding, the merged layer is the same."""
+        x = np.asarray(x, dtype=np.float64)
+        return float(np.abs(self.forward(x) - x @ self.merged().T).max())
+
 
 def lora_init(W0, r: int, alpha: float, rng: np.random.Generator) -> LoRALinear:
     """Wrap W0 (d_out, d_in) with a fresh adapter, as peft does: A ~ U(-1/sqrt(d_in),

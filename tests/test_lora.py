@@ -416,3 +416,18 @@ def test_bad_adapters_are_rejected(tiny_adapter, tmp_path):
         adapter_update(tmp_path, "model.layers.0.self_attn.q_proj")
     with pytest.raises(ValueError, match="same r"):
         update_from_factors("m", np.ones((2, 3)), np.ones((4, 3)), 4)
+
+
+def test_delta_rank_and_merge_error_of_the_numpy_layer():
+    from dataclasses import replace
+
+    rng = np.random.default_rng(2)
+    lora = lora_init(rng.normal(size=(6, 8)), r=3, alpha=6, rng=rng)
+    assert lora.delta_rank == 0  # B = 0
+    trained = replace(lora, B=rng.normal(size=(6, 3)))
+    model, layer = peft_linear(trained)
+    x = rng.normal(size=(4, 8))
+    with torch.no_grad():
+        delta = layer.get_delta_weight("default").numpy()
+    assert trained.delta_rank == np.linalg.matrix_rank(delta) == 3
+    assert trained.merge_error(x) < 1e-12

@@ -235,3 +235,15 @@ def test_bad_url_rank_falls_back_with_a_notice():
     assert metric(at, "LoRA r·(d + k)") == "65,536"
     notices = [i.value for i in at.info if "lora_rank" in i.value]
     assert len(notices) == 1
+
+
+WIDGETS = ("selectbox", "select_slider", "slider", "number_input", "toggle", "checkbox", "radio",
+           "multiselect")
+
+
+def test_every_control_has_help_and_a_page_key(lab_run):
+    at = page()
+    widgets = [w for kind in WIDGETS for w in getattr(at, kind)]
+    assert len(widgets) >= 17  # sections 1-6, the run's two boxes included
+    for w in widgets:
+        assert w.key.startswith("lora_") and len(w.help or "") > 30, w.key

@@ -238,3 +238,13 @@ def test_a_spike_with_and_without_a_paged_optimizer():
     at.select_slider(key="mem_spike").set_value(1024).run()  # 9.96 GB
     text = next(m.value for m in at.markdown if "the usual step" in m.value)
     assert "fits without paging" in text
+
+
+def test_every_control_has_help_and_a_page_key():
+    at = _page()
+    kinds = ("selectbox", "select_slider", "slider", "number_input", "toggle", "checkbox",
+             "radio", "multiselect")
+    widgets = [w for kind in kinds for w in getattr(at, kind)]
+    assert len(widgets) == 14
+    for w in widgets:
+        assert w.key.startswith("mem_") and len(w.help or "") > 30, w.key
