@@ -58,7 +58,7 @@ def adapter_path(d: int, k: int, r: int) -> go.Figure:
                f"{shapes.B_params:,}<br>starts at 0 (empty)", xanchor="left",
                font=dict(size=17, color=TRAINED)),
         _label(bx, b_bottom - 0.75, "× α/r", font=dict(size=17, color=TRAINED)),
-        _label(px, py, "+", font=big),
+        _label(px, py, "+", font=dict(size=24)),
         _label(px, py - 0.75, "h = W₀x + (α/r)·B(Ax)", font=big),
     ]
     items += diagram_arrow(xs - 0.2, 1.0, W / 2, 0.08)
