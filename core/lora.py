@@ -289,8 +289,8 @@ def peft_report(arch: Architecture, r: int, target_modules) -> PeftReport:
     Llama-style models: the names are the same and the count is
     ``model_lora_param_count``. GPT-2/GPT-3: any of q, k, v selects the fused c_attn, one
     adapter of r*(d + 3d) per layer; so peft's count differs from the page's split count
-    (the LoRA paper's, W_q, W_k, W_v apart) unless exactly q and v (2 * r*(d + d)) or no
-    attention input projection is chosen."""
+    (the LoRA paper's, W_q, W_k, W_v apart) unless exactly two of q, k, v (2 * r*(d + d))
+    or none of them is chosen."""
     from core.params import transformer_param_count
 
     count = model_lora_param_count(arch, r, target_modules)  # validates

@@ -76,7 +76,7 @@ def whole_model() -> None:
             "GPT-3 is counted as the LoRA paper counts it: W_q, W_k, W_v as three d × d "
             "pieces. In transformers' GPT-2 layout q, k, v are one fused c_attn (3d × d); peft "
             f"with target_modules={list(report.target_modules)!r} adapts that and reports "
-            f"{same} (equal only for q + v together, or no q/k/v). The snippet uses those names.")
+            f"{same} (equal only for two of q, k, v, as the paper's q + v, or none). The snippet uses those names.")
     else:
         st.caption("This is what peft's print_trainable_parameters() reports for this model "
                    "and LoraConfig (tests check it against peft on the same configuration).")

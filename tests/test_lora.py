@@ -280,6 +280,7 @@ def test_peft_report_for_llama_style_models_is_peft(name, r, targets):
     "targets, same",
     [
         (["q_proj", "v_proj"], True),
+        (["k_proj", "v_proj", "o_proj"], True),
         (["q_proj"], False),
         (["q_proj", "k_proj", "v_proj"], False),
         (["o_proj", "up_proj", "down_proj"], True),
