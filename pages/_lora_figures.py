@@ -15,6 +15,7 @@ from pages._ui import chart_layout, diagram_arrow, diagram_box, diagram_figure
 FROZEN, TRAINED, EMPTY, INPUT = "#8c8c8c", "#e4572e", "rgba(0,0,0,0)", "#4c78a8"
 THIN = 0.05  # strips thinner than this (in W0 = 4 units) are drawn at this thickness
 RANKS = (1, 2, 4, 8, 16, 32, 64, 128, 256)  # the page's logarithmic rank sliders
+SYNTHETIC = (576, 576, 8, 16)  # d_out, d_in, r, alpha: SmolLM2-135M's q_proj at the lab's r
 
 
 def _rect(name, x0, y0, x1, y1, colour, filled=True, dash="solid"):
@@ -159,11 +160,25 @@ def scaling_figure(alpha: float, mark: int) -> go.Figure:
     return go.Figure(dict(data=data, layout=layout))
 
 
+@st.cache_data(show_spinner="Reading the adapter and taking B·A apart...", max_entries=64)
+def update_summary(adapter_dir: str, module: str, mtime: float) -> dict:
+    """The numbers the page shows for one adapted matrix (core.adapter_update)."""
+    if adapter_dir:
+        u = core.adapter_update(adapter_dir, module)
+    else:
+        u = core.random_update(*SYNTHETIC)
+    shapes = core.adapter_shapes(*u.shape, u.r)
+    return dict(values=tuple(u.singular_values.tolist()), r=u.r, shape=u.shape, alpha=u.alpha,
+                scaling=u.scaling, rslora=u.use_rslora, params=shapes.params,
+                W0=shapes.W0_params, share=shapes.share, rank=u.numerical_rank(), tail=u.tail)
+
+
 @st.cache_resource(show_spinner=False, max_entries=32)
-def spectrum_figure(values: tuple, r: int, title: str) -> go.Figure:
-    """Singular values of an update, largest first (log scale), the rank r marked: every
-    value after the r-th is zero up to float rounding."""
-    s = np.asarray(values)
+def spectrum_figure(adapter_dir: str, module: str, mtime: float, title: str) -> go.Figure:
+    """Singular values of an update (``update_summary``), largest first (log scale), the
+    rank r marked: every value after the r-th is zero up to float rounding."""
+    u = update_summary(adapter_dir, module, mtime)
+    s, r = np.asarray(u["values"]), u["r"]
     shown = s[: max(3 * r, 24)]  # the non-zero ones and enough of the rest
     floor = max(float(s[0]) * 1e-18, 1e-30) if s.size else 1e-30
     y = np.maximum(shown, floor)

@@ -20,7 +20,6 @@ HELP = {
     "run": "A finished fine-tune lab run that saved a LoRA adapter (newest first).",
     "module": "Which adapted matrix of the run to take apart: its layer and projection.",
 }
-SYNTHETIC = (576, 576, 8, 16)  # d_out, d_in, r, alpha: SmolLM2-135M's q_proj at the lab's r
 
 
 def peft_snippet(r: int, alpha: float, targets) -> str:
@@ -105,19 +104,6 @@ def _modules(adapter_dir: str, mtime: float) -> tuple[str, ...]:
     return core.adapter_modules(adapter_dir)
 
 
-@st.cache_data(show_spinner="Reading the adapter and taking B·A apart...", max_entries=64)
-def update_summary(adapter_dir: str, module: str, mtime: float) -> dict:
-    """The numbers the page shows for one adapted matrix (core.adapter_update)."""
-    if adapter_dir:
-        u = core.adapter_update(adapter_dir, module)
-    else:
-        u = core.random_update(*SYNTHETIC)
-    shapes = core.adapter_shapes(*u.shape, u.r)
-    return dict(values=tuple(u.singular_values.tolist()), r=u.r, shape=u.shape, alpha=u.alpha,
-                scaling=u.scaling, rslora=u.use_rslora, params=shapes.params,
-                W0=shapes.W0_params, share=shapes.share, rank=u.numerical_rank(), tail=u.tail)
-
-
 @st.fragment
 def trained_update() -> None:
     """Section 6: a lab run's adapter, one matrix's B·A and its singular values."""
@@ -133,7 +119,7 @@ def trained_update() -> None:
             modules = _modules(str(adapter), mtime)
             module = c2.selectbox("Adapted matrix", modules, key="lora_module",
                                   help=HELP["module"], bind="query-params")
-            u = update_summary(str(adapter), module, mtime)
+            u = figs.update_summary(str(adapter), module, mtime)
         except ValueError as error:
             st.error(f"This run's adapter cannot be read: {error}.", icon=":material/error:")
             return
@@ -150,10 +136,11 @@ def trained_update() -> None:
         st.warning("Meanwhile, a stand-in made of **random numbers** (not a trained adapter): "
                    "A as peft initialises it, B drawn at random, for SmolLM2's 576 × 576 "
                    "q_proj at r = 8.", icon=":material/casino:")
-        u = update_summary("", "", 0.0)
+        u = figs.update_summary("", "", 0.0)
         title = "Random stand-in: singular values of (α/r)·B·A"
     d_out, d_in = u["shape"]
-    plot_styled(figs.spectrum_figure(u["values"], u["r"], title), key="lora_spectrum")
+    key = (str(adapter), module, mtime) if runs else ("", "", 0.0)
+    plot_styled(figs.spectrum_figure(*key, title), key="lora_spectrum")
     m1, m2, m3, m4 = st.columns(4)
     m1.metric("Rank r of A and B", u["r"])
     m2.metric("Numerical rank of ΔW", u["rank"])
