@@ -346,6 +346,11 @@ class AdapterUpdate:
     def W0_params(self) -> int:
         return self.shape[0] * self.shape[1]
 
+    @property
+    def n_values(self) -> int:
+        """How many singular values a d_out x d_in matrix has: min(d_out, d_in)."""
+        return min(self.shape)
+
     def delta_W(self) -> np.ndarray:
         """scaling * B @ A, (d_out, r) @ (r, d_in) -> (d_out, d_in): peft's
         ``get_delta_weight`` for an nn.Linear."""
@@ -413,13 +418,16 @@ def adapter_modules(adapter_dir) -> tuple[str, ...]:
     order of a decoder layer (q, k, v, o, gate, up, down; others after them)."""
     import re
 
-    from safetensors import safe_open
+    from safetensors import SafetensorError, safe_open
 
     from core.params import LINEAR_NAMES
 
     path = _adapter_files(adapter_dir)[0]
-    with safe_open(str(path), framework="np") as f:
-        keys = list(f.keys())
+    try:
+        with safe_open(str(path), framework="np") as f:
+            keys = list(f.keys())
+    except (OSError, SafetensorError) as error:
+        raise ValueError(f"{path} is not a readable safetensors file ({error})") from None
     names = {k.removesuffix(".lora_A.weight") for k in keys if k.endswith(".lora_A.weight")}
     names &= {k.removesuffix(".lora_B.weight") for k in keys if k.endswith(".lora_B.weight")}
 

@@ -170,7 +170,8 @@ def update_summary(adapter_dir: str, module: str, mtime: float) -> dict:
     shapes = core.adapter_shapes(*u.shape, u.r)
     return dict(values=tuple(u.singular_values.tolist()), r=u.r, shape=u.shape, alpha=u.alpha,
                 scaling=u.scaling, rslora=u.use_rslora, params=shapes.params,
-                W0=shapes.W0_params, share=shapes.share, rank=u.numerical_rank(), tail=u.tail)
+                W0=shapes.W0_params, share=shapes.share, rank=u.numerical_rank(), tail=u.tail,
+                n_values=u.n_values)
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)

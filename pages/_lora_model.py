@@ -150,6 +150,6 @@ def trained_update() -> None:
     tail = (f"the largest after the r-th is {u['tail']:.1e} of the largest: float rounding"
             if u["tail"] is not None else "the rest are zero, since rank(B·A) ≤ r")
     st.markdown(f"Scaling α/{'√r' if u['rslora'] else 'r'} = {u['scaling']:g}. Of the "
-                f"{min(d_out, d_in):,} singular values of this {d_out:,} × {d_in:,} update, "
+                f"{u['n_values']:,} singular values of this {d_out:,} × {d_in:,} update, "
                 f"{u['rank']} are clearly non-zero and {tail}.")
     st.markdown(read_asset("lora_trained.md"))

@@ -44,7 +44,7 @@ def tex_int(n: int) -> str:
 
 
 @st.fragment
-def one_matrix() -> int:
+def one_matrix() -> None:
     """Section 1: the adapter path to scale, and the counts of one matrix."""
     c1, c2, c3 = st.columns([1, 1, 2])
     d = c1.number_input("Rows d (outputs)", 1, 65_536, 4096, key="lora_d", help=HELP["d"],

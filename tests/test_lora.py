@@ -362,7 +362,7 @@ def test_trained_update_is_peft_delta_and_low_rank(tiny_adapter):
         assert u.shape == delta.shape and u.r == 4 and u.scaling == 2.0
         np.testing.assert_allclose(u.delta_W(), delta, rtol=1e-5, atol=1e-6)
         s = np.linalg.svd(delta, compute_uv=False)  # numpy on peft's matrix
-        assert u.full_spectrum and len(u.singular_values) == min(delta.shape)
+        assert u.full_spectrum and len(u.singular_values) == u.n_values == min(delta.shape)
         np.testing.assert_allclose(u.singular_values[:4], s[:4], rtol=1e-5)
         assert np.all(u.singular_values[4:] < 1e-12 * u.singular_values[0])  # zero to rounding
         assert u.numerical_rank() == 4 == np.linalg.matrix_rank(delta.astype(np.float32))
@@ -412,6 +412,9 @@ def test_bad_adapters_are_rejected(tiny_adapter, tmp_path):
     (tmp_path / "adapter_config.json").write_text(json.dumps({**config, "use_dora": True}))
     with pytest.raises(ValueError, match="DoRA"):
         adapter_update(tmp_path, "model.layers.0.self_attn.q_proj")
+    (tmp_path / "adapter_model.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(ValueError, match="not a readable safetensors"):
+        adapter_modules(tmp_path)
     (tmp_path / "adapter_config.json").write_text("{not json")
     with pytest.raises(ValueError, match="not valid JSON"):
         adapter_update(tmp_path, "model.layers.0.self_attn.q_proj")
