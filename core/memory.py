@@ -446,7 +446,8 @@ def fitting_gpus(total_bytes: int) -> list[int]:
 
 @dataclass(frozen=True)
 class ClaimCheck:
-    """A memory claim ("QLoRA needs 12-24 GB for a 7B model") against an estimate."""
+    """A memory claim ("QLoRA needs 12-24 GB for a 7B model") against an estimate
+    (``where_claim_holds``)."""
 
     claim: str
     method: str
@@ -463,27 +464,6 @@ class ClaimCheck:
     @property
     def holds(self) -> bool:
         return self.low_gb <= self.gb <= self.high_gb
-
-
-# The notes (CURRICULUM.md §1): "LoRA ~32 GB RAM, QLoRA 12-24 GB" for a 7B model.
-# "About 32 GB" is read as 28-36 GB; the notes' LoRA loads the model in fp32.
-CLAIMS = (
-    ("LoRA about 32 GB (model in fp32)", "lora", "fp32", 28.0, 36.0),
-    ("LoRA about 32 GB (model in 16 bits)", "lora", "bf16", 28.0, 36.0),
-    ("QLoRA 12-24 GB", "qlora", "bf16", 12.0, 24.0),
-)
-
-
-def check_claims(arch, **settings) -> tuple[ClaimCheck, ...]:
-    """Each of ``CLAIMS`` estimated for ``arch`` with the other keyword ``settings`` of
-    ``estimate_training_memory`` (batch_size, seq_len, r, ...); ``compute_dtype`` comes
-    from the claim (16-bit: bf16)."""
-    settings = {k: v for k, v in settings.items() if k not in ("method", "compute_dtype")}
-    return tuple(
-        ClaimCheck(claim, method, dtype, low, high,
-                   estimate_training_memory(arch, method, compute_dtype=dtype, **settings))
-        for claim, method, dtype, low, high in CLAIMS
-    )
 
 
 TORCH_DTYPES = {"fp32": "torch.float32", "bf16": "torch.bfloat16", "fp16": "torch.float16"}

@@ -12,7 +12,6 @@ from core.memory import (
     FORMATS,
     GB,
     activation_bytes,
-    check_claims,
     estimate_training_memory,
     fitting_gpus,
     optimizer_bytes,
@@ -156,16 +155,6 @@ def test_gpus_that_fit():
     assert fitting_gpus(8 * GB) == [8, 12, 16, 24, 40, 48, 80]
     assert fitting_gpus(8 * GB + 1) == [12, 16, 24, 40, 48, 80]
     assert fitting_gpus(81 * GB) == []
-
-
-def test_the_notes_claims_for_a_7b_model():
-    lora32, lora16, qlora = check_claims(LLAMA7, batch_size=1, seq_len=512)
-    assert lora32.method == "lora" and lora32.compute_dtype == "fp32"
-    assert lora32.holds and 30 < lora32.gb < 33  # "LoRA about 32 GB": the model in fp32
-    assert not lora16.holds and lora16.gb < 20  # in 16 bits LoRA needs about half
-    assert qlora.gb < 12 and not qlora.holds  # QLoRA at batch 1 is below 12 GB ...
-    bigger = check_claims(LLAMA7, batch_size=4, seq_len=512)[2]
-    assert bigger.holds  # ... and inside 12-24 GB at batch 4
 
 
 @pytest.mark.parametrize(
