@@ -171,7 +171,7 @@ def update_summary(adapter_dir: str, module: str, mtime: float) -> dict:
     return dict(values=tuple(u.singular_values.tolist()), r=u.r, shape=u.shape, alpha=u.alpha,
                 scaling=u.scaling, rslora=u.use_rslora, params=shapes.params,
                 W0=shapes.W0_params, share=shapes.share, rank=u.numerical_rank(), tail=u.tail,
-                n_values=u.n_values)
+                n_values=u.n_values, full=u.full_spectrum)
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
@@ -194,5 +194,8 @@ def spectrum_figure(adapter_dir: str, module: str, mtime: float, title: str) -> 
                   shapes=[dict(type="line", x0=r + 0.5, x1=r + 0.5, yref="paper", y0=0, y1=1,
                                line=dict(color="#555", dash="dash"))],
                   annotations=[dict(x=r + 0.5, yref="paper", y=1.0, xanchor="left",
-                                    text=f" r = {r}: the rest is rounding", showarrow=False)])
+                                    showarrow=False,
+                                    text=f" r = {r}: the rest is rounding" if u["full"] else
+                                    f" r = {r}: the other {u['n_values'] - r:,} are exactly 0 "
+                                    "(rank ≤ r; not computed for a matrix this large)")])
     return go.Figure(dict(data=[bar], layout=layout))
