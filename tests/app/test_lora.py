@@ -146,8 +146,11 @@ def test_block_diagram_counts_are_the_core_counts_per_module():
     labels = [a["text"] for a in spec["layout"]["annotations"]]
     for module in ALL7:
         assert shape(spec, module)["fillcolor"].endswith("55")  # highlighted
-        per_layer = next(int(t.split("+")[1].split(" ")[0].replace(",", ""))
-                         for t in labels if t.startswith(f"<b>{module}</b>"))
+        per_layer = next(
+            int(t.split("+")[1].split(" ")[0].replace(",", ""))
+            for t in labels
+            if t.startswith(f"<b>{module}</b>")
+        )
         assert per_layer * arch.num_layers == model_lora_param_count(arch, 16, [module])
     expected = model_lora_param_count(arch, 16, ALL7)
     assert f"= {expected:,} trainable at r = 16" in spec["layout"]["title"]["text"]
@@ -156,8 +159,10 @@ def test_block_diagram_counts_are_the_core_counts_per_module():
     at.checkbox(key="lora_t_gate").uncheck().run()
     spec = chart(at, "lora_block")
     assert shape(spec, "gate_proj")["fillcolor"].endswith("22")  # not targeted: grey
-    assert not any(t.startswith("<b>gate_proj</b>") and "+" in t
-                   for t in (a["text"] for a in spec["layout"]["annotations"]))
+    assert not any(
+        t.startswith("<b>gate_proj</b>") and "+" in t
+        for t in (a["text"] for a in spec["layout"]["annotations"])
+    )
 
 
 def test_gpt3_names_the_fused_c_attn_and_what_peft_reports():
@@ -170,7 +175,10 @@ def test_gpt3_names_the_fused_c_attn_and_what_peft_reports():
     assert "['c_attn']" in at.code[0].value
     at.checkbox(key="lora_t_k").check().run()
     caption = next(c.value for c in at.caption if "c_attn" in c.value)
-    assert f"{peft_report(ARCHITECTURES['GPT-3 175B'], 4, ['q_proj', 'k_proj', 'v_proj']).trainable:,}" in caption
+    assert (
+        f"{peft_report(ARCHITECTURES['GPT-3 175B'], 4, ['q_proj', 'k_proj', 'v_proj']).trainable:,}"
+        in caption
+    )
 
 
 def test_no_target_module_is_an_error_not_a_traceback():
@@ -237,8 +245,16 @@ def test_bad_url_rank_falls_back_with_a_notice():
     assert len(notices) == 1
 
 
-WIDGETS = ("selectbox", "select_slider", "slider", "number_input", "toggle", "checkbox", "radio",
-           "multiselect")
+WIDGETS = (
+    "selectbox",
+    "select_slider",
+    "slider",
+    "number_input",
+    "toggle",
+    "checkbox",
+    "radio",
+    "multiselect",
+)
 
 
 def test_every_control_has_help_and_a_page_key(lab_run):
