@@ -38,7 +38,11 @@ INTERACTIONS: dict[str, list[tuple[str, str, list]]] = {
                 ("slider", "lora_demo_rank", [1, 4, 2]),
                 ("toggle", "lora_trained", [True, False]),
                 ("selectbox", "lora_model", ["GPT-3 175B", "SmolLM2-135M", "Llama-2 7B"]),
-                ("checkbox", "lora_t_up", [True, False])],
+                ("checkbox", "lora_t_up", [True, False]),
+                ("number_input", "lora_alpha", [32, 8, 16]),
+                ("select_slider", "lora_alpha_r", [64, 8]),
+                ("number_input", "lora_demo_alpha", [8, 4]),
+                ("select_slider", "lora_model_rank", [16, 8])],
     "finetune.py": [("select_slider", "ft_r", [4, 8, 16]), ("slider", "ft_steps", [30, 60, 90]),
                     ("radio", "ft_method", ["lora", "full", "qlora"])],
     "quantization.py": [("selectbox", "quant_source", ["Generate"]),
@@ -56,7 +60,12 @@ INTERACTIONS: dict[str, list[tuple[str, str, list]]] = {
                         ("select_slider", "mem_seq", [2048, 128, 512]),
                         ("radio", "mem_method", ["LoRA", "Full fine-tuning", "QLoRA"]),
                         ("selectbox", "mem_preset", ["Mistral 7B", "SmolLM2-135M", "Llama-2 7B"]),
-                        ("toggle", "mem_ckpt", [True, False])],
+                        ("toggle", "mem_ckpt", [True, False]),
+                        ("selectbox", "mem_optimizer", ["Paged AdamW 8-bit", "AdamW (32-bit)"]),
+                        ("radio", "mem_spike_method", ["QLoRA", "Full fine-tuning"]),
+                        ("select_slider", "mem_gpu", [24, 80]),
+                        ("select_slider", "mem_spike", [2048, 4096]),
+                        ("selectbox", "mem_claim_model", ["Llama-2 13B", "Llama-2 7B"])],
 }
 
 BLANK = "import streamlit as st\nst.title('blank')\nst.slider('x', 0, 10, key='x')\n"

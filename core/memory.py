@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from core.lora import model_lora_param_count
 from core.params import linear_shapes, transformer_param_count
@@ -124,6 +124,19 @@ class MemoryEstimate:
     activations: int
     overhead: int
     trainable: int = 0  # trainable parameters behind gradients and optimizer states
+    adapter_weights: int = 0  # the part of ``weights`` that is the fp32 adapters (4 * P_t)
+    master_weights: int = 0  # the part of ``optimizer`` that is full fine-tuning's fp32 copy
+
+    @property
+    def frozen_weights(self) -> int:
+        """The frozen model's part of ``weights`` (full fine-tuning: all of it)."""
+        return self.weights - self.adapter_weights
+
+    @property
+    def optimizer_states(self) -> int:
+        """The optimizer's own states (AdamW's m and v): ``optimizer`` without the master
+        copy. What a paged optimizer can move to CPU RAM."""
+        return self.optimizer - self.master_weights
 
     @property
     def total(self) -> int:
@@ -214,42 +227,131 @@ def activation_bytes(arch, batch_size: int, seq_len: int, compute_dtype: str = "
     peft adapters; checked against the tensors torch's autograd saves for the bundled
     SmolLM2 (tests/test_memory.py).
     """
-    _check_positive_int("batch_size", batch_size)
-    _check_positive_int("seq_len", seq_len)
-    _check_positive_int("r", r)
-    _check_choice("compute_dtype", compute_dtype, COMPUTE_DTYPES)
-    _check_choice("attention", attention, ATTENTION)
-    layer = layer_activation_bytes(arch, seq_len, compute_dtype, attention, target_modules, r)
-    logits = logits_bytes(arch, batch_size, seq_len, compute_dtype)
-    tokens, L = batch_size * seq_len, arch.num_layers
-    if gradient_checkpointing:  # layer inputs + the one layer being recomputed
-        return tokens * (L * arch.hidden_size * BYTES[compute_dtype] + layer) + logits
-    return tokens * L * layer + logits
+    return activation_terms(arch, batch_size, seq_len, compute_dtype, gradient_checkpointing,
+                            attention, target_modules, r).total
 
 
 def layer_activation_bytes(arch, seq_len: int, compute_dtype: str = "bf16",
                            attention: str = "sdpa", target_modules=None, r: int = 16) -> int:
     """a_layer of ``activation_bytes``: bytes saved per token in one decoder layer."""
+    return layer_activation_parts(arch, seq_len, compute_dtype, attention, target_modules, r).total
+
+
+@dataclass(frozen=True)
+class LayerActivations:
+    """a_layer, bytes saved per token in one decoder layer, by part (``activation_bytes``).
+
+    ``symbols`` are the parts' formulas (LaTeX, in the names of ``activation_bytes``) and
+    ``numbers`` the same formulas with this model's sizes, aligned with ``parts()``."""
+
+    norms: int  # the two norms' fp32 inputs, 8h
+    saved: int  # the compute-dtype tensors the backward pass needs
+    adapters: int  # each lora_A's fp32 input and output (0 for full fine-tuning)
+    attention: int  # the attention kernel's own state
+    symbols: tuple[str, ...]
+    numbers: tuple[str, ...]
+
+    @property
+    def total(self) -> int:
+        return self.norms + self.saved + self.adapters + self.attention
+
+    def parts(self) -> dict[str, int]:
+        return {"norms": self.norms, "saved": self.saved, "adapters": self.adapters,
+                "attention": self.attention}
+
+
+def layer_activation_parts(arch, seq_len: int, compute_dtype: str = "bf16",
+                           attention: str = "sdpa", target_modules=None,
+                           r: int = 16) -> LayerActivations:
+    """a_layer split into its parts, with their formulas (see ``activation_bytes``)."""
+    _check_choice("compute_dtype", compute_dtype, COMPUTE_DTYPES)
+    _check_choice("attention", attention, ATTENTION)
     b_c = BYTES[compute_dtype]
     h, i = arch.hidden_size, arch.intermediate_size
     q, kv = arch.num_heads * arch.head_dim, arch.num_kv_heads * arch.head_dim
-    mlp = 3 * i if arch.model_type != "gpt2" else i  # GPT-style: no gate, GELU keeps its input
-    layer = 8 * h  # 1. the norms' fp32 inputs
+    gated = arch.model_type != "gpt2"  # GPT-style: no gate, GELU keeps its input
+    mlp, mlp_sym = (3 * i, "3i") if gated else (i, "i")
+    # 1. the norms' fp32 inputs
+    norms, symbols, numbers = 8 * h, ["8h"], [f"8 \\cdot {h}"]
+    adapters = 0
     if target_modules is None:  # 2. full: what the weight gradients need too
-        layer += (4 * h + 2 * q + 2 * kv + mlp + i) * b_c
+        saved = (4 * h + 2 * q + 2 * kv + mlp + i) * b_c
+        symbols.append(f"(4h + 2q + 2kv + {'4i' if gated else '2i'}) \\cdot {b_c}")
+        numbers.append(f"({4 * h} + {2 * q} + {2 * kv} + {mlp + i}) \\cdot {b_c}")
     else:  # 2'. adapters: only the gradient's path, plus each lora_A's input and output
-        layer += (2 * q + 2 * kv + mlp) * b_c
+        saved = (2 * q + 2 * kv + mlp) * b_c
+        symbols.append(f"(2q + 2kv + {mlp_sym}) \\cdot {b_c}")
+        numbers.append(f"({2 * q} + {2 * kv} + {mlp}) \\cdot {b_c}")
         d_in = {name: shape[1] for name, shape in linear_shapes(arch).items()}
         if b_c == 4:  # no cast: lora_A saves the very tensor its layer reads
             inputs = {READS[t]: d_in[t] for t in target_modules}
             inputs.pop("attention", None)  # o_proj reads the attention output, kept above
-            layer += 4 * sum(inputs.values())
+            adapters = 4 * sum(inputs.values())
+            symbols.append(r"4\textstyle\sum_\text{inputs read} d_\text{in} + 4 r n_\text{targets}")
         else:
-            layer += 4 * sum(d_in[t] for t in target_modules)
-        layer += 4 * r * len(target_modules)
+            adapters = 4 * sum(d_in[t] for t in target_modules)
+            symbols.append(r"4\textstyle\sum_\text{targets} (d_\text{in} + r)")
+        adapters += 4 * r * len(target_modules)
+        numbers.append(f"{adapters:,}".replace(",", "{,}"))
     # 3. the attention's own state
-    layer += arch.num_heads * seq_len * b_c if attention == "eager" else 4 * arch.num_heads
-    return layer
+    if attention == "eager":
+        state = arch.num_heads * seq_len * b_c
+        symbols.append(f"\\text{{heads}} \\cdot s \\cdot {b_c}")
+        numbers.append(f"{arch.num_heads} \\cdot {seq_len} \\cdot {b_c}")
+    else:
+        state = 4 * arch.num_heads
+        symbols.append(r"4 \cdot \text{heads}")
+        numbers.append(f"4 \\cdot {arch.num_heads}")
+    return LayerActivations(norms, saved, adapters, state, tuple(symbols), tuple(numbers))
+
+
+@dataclass(frozen=True)
+class ActivationTerms:
+    """``activation_bytes`` as its terms, for showing the formula with the numbers filled in.
+
+    Without checkpointing: b * s * L * a_layer + logits. With checkpointing:
+    b * s * (L * h * b_c + a_layer) + logits (``inputs_per_token`` = L * h * b_c, the layer
+    inputs kept, else 0). ``formula`` is the matching LaTeX."""
+
+    batch_size: int
+    seq_len: int
+    num_layers: int
+    checkpointing: bool
+    layer: LayerActivations
+    inputs_per_token: int
+    logits: int
+    formula: str
+
+    @property
+    def kept(self) -> int:
+        """Everything but the logits."""
+        tokens = self.batch_size * self.seq_len
+        if self.checkpointing:
+            return tokens * (self.inputs_per_token + self.layer.total)
+        return tokens * self.num_layers * self.layer.total
+
+    @property
+    def total(self) -> int:
+        return self.kept + self.logits
+
+
+def activation_terms(arch, batch_size: int, seq_len: int, compute_dtype: str = "bf16",
+                     gradient_checkpointing: bool = False, attention: str = "sdpa",
+                     target_modules=None, r: int = 16) -> ActivationTerms:
+    """The terms of ``activation_bytes`` (same arguments); ``.total`` equals it."""
+    _check_positive_int("batch_size", batch_size)
+    _check_positive_int("seq_len", seq_len)
+    _check_positive_int("r", r)
+    layer = layer_activation_parts(arch, seq_len, compute_dtype, attention, target_modules, r)
+    logits = logits_bytes(arch, batch_size, seq_len, compute_dtype)
+    if gradient_checkpointing:  # layer inputs + the one layer being recomputed
+        inputs = arch.num_layers * arch.hidden_size * BYTES[compute_dtype]
+        formula = r"b \cdot s \cdot (L \cdot h \cdot b_c + a_\text{layer}) + \text{logits}"
+    else:
+        inputs = 0
+        formula = r"b \cdot s \cdot L \cdot a_\text{layer} + \text{logits}"
+    return ActivationTerms(batch_size, seq_len, arch.num_layers, bool(gradient_checkpointing),
+                           layer, inputs, logits, formula)
 
 
 def logits_bytes(arch, batch_size: int, seq_len: int, compute_dtype: str = "bf16") -> int:
@@ -304,6 +406,7 @@ def estimate_training_memory(arch, method, batch_size=1, seq_len=512, r=16,
             raise ValueError(
                 f"target_modules must be a non-empty selection of {', '.join(known)}; got {targets!r}"
             )
+        master = 0
         trainable = model_lora_param_count(arch, r, targets)
         shapes = trainable_shapes(arch, method, r, targets)
         assert sum(math.prod(s) for s in shapes) == trainable  # same count as peft's
@@ -320,8 +423,9 @@ def estimate_training_memory(arch, method, batch_size=1, seq_len=512, r=16,
                                    None if method == "full" else tuple(target_modules), r)
     tensors = weights + gradients + optimizer_state + activations
     overhead = CUDA_CONTEXT + round(FRAGMENTATION * tensors)
+    adapters = 0 if method == "full" else 4 * trainable
     return MemoryEstimate(method, weights, gradients, optimizer_state, activations, overhead,
-                          trainable)
+                          trainable, adapters, master)
 
 
 GPUS = {  # common cards by memory (GB = 1024**3 bytes)
@@ -342,7 +446,8 @@ def fitting_gpus(total_bytes: int) -> list[int]:
 
 @dataclass(frozen=True)
 class ClaimCheck:
-    """A memory claim ("QLoRA needs 12-24 GB for a 7B model") against an estimate."""
+    """A memory claim ("QLoRA needs 12-24 GB for a 7B model") against an estimate
+    (``where_claim_holds``)."""
 
     claim: str
     method: str
@@ -350,6 +455,7 @@ class ClaimCheck:
     low_gb: float
     high_gb: float
     estimate: MemoryEstimate
+    settings: tuple = ()  # (name, value) pairs of the estimate's other settings, if varied
 
     @property
     def gb(self) -> float:
@@ -358,27 +464,6 @@ class ClaimCheck:
     @property
     def holds(self) -> bool:
         return self.low_gb <= self.gb <= self.high_gb
-
-
-# The notes (CURRICULUM.md §1): "LoRA ~32 GB RAM, QLoRA 12-24 GB" for a 7B model.
-# "About 32 GB" is read as 28-36 GB; the notes' LoRA loads the model in fp32.
-CLAIMS = (
-    ("LoRA about 32 GB (model in fp32)", "lora", "fp32", 28.0, 36.0),
-    ("LoRA about 32 GB (model in 16 bits)", "lora", "bf16", 28.0, 36.0),
-    ("QLoRA 12-24 GB", "qlora", "bf16", 12.0, 24.0),
-)
-
-
-def check_claims(arch, **settings) -> tuple[ClaimCheck, ...]:
-    """Each of ``CLAIMS`` estimated for ``arch`` with the other keyword ``settings`` of
-    ``estimate_training_memory`` (batch_size, seq_len, r, ...); ``compute_dtype`` comes
-    from the claim (16-bit: bf16)."""
-    settings = {k: v for k, v in settings.items() if k not in ("method", "compute_dtype")}
-    return tuple(
-        ClaimCheck(claim, method, dtype, low, high,
-                   estimate_training_memory(arch, method, compute_dtype=dtype, **settings))
-        for claim, method, dtype, low, high in CLAIMS
-    )
 
 
 TORCH_DTYPES = {"fp32": "torch.float32", "bf16": "torch.bfloat16", "fp16": "torch.float16"}
@@ -443,3 +528,119 @@ def training_config_code(method: str, r: int = 16, target_modules=("q_proj", "v_
         lines.append(f"    {compute_dtype}=True,")
     lines.append(")")
     return "\n".join(lines) + "\n"
+
+
+# -- paged optimizers: what happens in a memory spike ---------------------------------------
+
+
+@dataclass(frozen=True)
+class SpikeStep:
+    """A training step with one batch of long sequences (a spike), on a GPU of ``gpu_bytes``.
+
+    A paged optimizer (bitsandbytes ``PagedAdamW8bit``; QLoRA section 3, "Paged
+    Optimizers") allocates its states in CUDA unified memory: when the GPU runs out, the
+    driver evicts state pages to CPU RAM and pages them back for the optimizer step. So
+    paging changes nothing in the steady state (same bytes as ``adamw-8bit``) and, in a
+    spike, can free at most the optimizer states:
+        paged_out = min(optimizer states, max(0, spike total - GPU memory))   (paged)
+        paged_out = 0                                                         (otherwise)
+    The step runs if spike total - paged_out <= GPU memory."""
+
+    optimizer: str
+    gpu_bytes: int
+    usual: MemoryEstimate  # a step at the usual sequence length
+    spike: MemoryEstimate  # the step whose batch has the long sequences
+    paged_out: int  # optimizer-state bytes in CPU RAM at the spike's peak
+
+    @property
+    def on_gpu(self) -> int:
+        """Bytes on the GPU at the spike's peak."""
+        return self.spike.total - self.paged_out
+
+    @property
+    def gpu_at_spike(self) -> MemoryEstimate:
+        """``spike`` as the GPU holds it at the peak: the paged-out states are elsewhere."""
+        return replace(self.spike, optimizer=self.spike.optimizer - self.paged_out)
+
+    @property
+    def fits(self) -> bool:
+        return self.on_gpu <= self.gpu_bytes
+
+    @property
+    def usual_fits(self) -> bool:
+        return self.usual.total <= self.gpu_bytes
+
+
+def spike_step(arch, method: str, gpu_gb: float, spike_seq_len: int, optimizer: str,
+               **settings) -> SpikeStep:
+    """``SpikeStep`` for ``estimate_training_memory(arch, method, **settings)`` (the usual
+    step) and the same with ``seq_len=spike_seq_len`` (the spike), on a ``gpu_gb`` GPU."""
+    _check_choice("optimizer", optimizer, OPTIMIZERS)
+    _check_positive_int("spike_seq_len", spike_seq_len)
+    if isinstance(gpu_gb, bool) or not isinstance(gpu_gb, (int, float)) or not gpu_gb > 0:
+        raise ValueError(f"gpu_gb must be a positive number of GB; got {gpu_gb!r}")
+    usual = estimate_training_memory(arch, method, optimizer=optimizer, **settings)
+    spike = estimate_training_memory(arch, method, optimizer=optimizer,
+                                     **{**settings, "seq_len": spike_seq_len})
+    gpu_bytes = round(gpu_gb * GB)
+    paged_out = 0
+    if optimizer.startswith("paged"):
+        paged_out = min(spike.optimizer_states, max(0, spike.total - gpu_bytes))
+    return SpikeStep(optimizer, gpu_bytes, usual, spike, paged_out)
+
+
+# -- every memory claim of the notes, and the settings under which it holds ---------------
+
+
+@dataclass(frozen=True)
+class NotesClaim:
+    """A memory figure from the lecture notes and how it is read as a range."""
+
+    text: str  # as the notes write it
+    method: str
+    low_gb: float
+    high_gb: float
+
+
+# seeds/004: "LoRA 32 GB RAM, QLoRA 12-24 GB RAM" and "LORA => 32 RAM, 64 RAM; Q + LORA =>
+# 16 RAM, 24GB RAM". A single figure "X GB" is read as about X: X +- 12.5%.
+NOTES_CLAIMS = (
+    NotesClaim("LoRA 32 GB", "lora", 28.0, 36.0),
+    NotesClaim("LoRA 64 GB", "lora", 56.0, 72.0),
+    NotesClaim("QLoRA 12-24 GB", "qlora", 12.0, 24.0),
+    NotesClaim("QLoRA 16 GB", "qlora", 14.0, 18.0),
+    NotesClaim("QLoRA 24 GB", "qlora", 21.0, 27.0),
+)
+CLAIM_GRID = {  # the settings tried, each in order of preference (the plainest first)
+    "seq_len": (512, 1024, 256, 2048),
+    "gradient_checkpointing": (False, True),
+    "batch_size": (1, 2, 4, 8, 16),
+    "compute_dtype": ("fp32", "bf16"),
+}
+
+
+def where_claim_holds(arch, claim: NotesClaim, half: str = "bf16",
+                      **settings) -> tuple[ClaimCheck, ...]:
+    """Every combination of ``CLAIM_GRID`` (sequence length, checkpointing, batch size,
+    compute dtype) under which ``claim`` holds for ``arch``, the plainest first (512 tokens,
+    no checkpointing, the smallest batch); ``settings`` fix the rest (r, target_modules,
+    optimizer, double_quant). ``half`` is the 16-bit dtype tried (bf16 or fp16: the same
+    bytes); QLoRA is only tried in 16 bits (fp32 compute defeats it)."""
+    _check_choice("half", half, ("bf16", "fp16"))
+    fixed = {k: v for k, v in settings.items() if k not in CLAIM_GRID and k != "method"}
+    dtypes = ("fp32", half) if claim.method != "qlora" else (half,)
+    found = []
+    for seq in CLAIM_GRID["seq_len"]:
+        for ckpt in CLAIM_GRID["gradient_checkpointing"]:
+            for batch in CLAIM_GRID["batch_size"]:
+                for dtype in dtypes:
+                    e = estimate_training_memory(
+                        arch, claim.method, batch_size=batch, seq_len=seq, compute_dtype=dtype,
+                        gradient_checkpointing=ckpt, **fixed)
+                    check = ClaimCheck(claim.text, claim.method, dtype, claim.low_gb,
+                                       claim.high_gb, e,
+                                       (("batch_size", batch), ("seq_len", seq),
+                                        ("gradient_checkpointing", ckpt)))
+                    if check.holds:
+                        found.append(check)
+    return tuple(found)

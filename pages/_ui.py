@@ -227,3 +227,65 @@ def _frozen_figure_class():
 def frozen_figure(data, layout: dict):
     """``go.Figure(data, layout)`` for a cached builder: never modify it after this."""
     return _frozen_figure_class()(data=data, layout=layout)
+
+# -- diagrams drawn with plotly shapes (boxes, arrows, labels) -----------------------------
+
+
+def diagram_box(x0, y0, x1, y1, text="", fill="rgba(76,120,168,0.25)", line="#4c78a8",
+                dash="solid", size=None) -> tuple[dict, dict | None]:
+    """A rectangle in data coordinates and its centred label: (shape, annotation or None)."""
+    shape = dict(type="rect", x0=x0, y0=y0, x1=x1, y1=y1, fillcolor=fill,
+                 line=dict(color=line, width=2, dash=dash), layer="below")
+    if not text:
+        return shape, None
+    label = dict(x=(x0 + x1) / 2, y=(y0 + y1) / 2, text=text, showarrow=False,
+                 font=dict(size=size or CHART_FONT - 2))
+    return shape, label
+
+
+def diagram_arrow(x0, y0, x1, y1, color="#555", text="", dash=None) -> list[dict]:
+    """An arrow from (x0, y0) to (x1, y1), as annotations (plus a dashed line shape when
+    ``dash`` is given: plotly draws annotation arrows solid only)."""
+    head = dict(x=x1, y=y1, ax=x0, ay=y0, xref="x", yref="y", axref="x", ayref="y",
+                showarrow=True, arrowhead=2, arrowsize=1.3, arrowwidth=2.5, arrowcolor=color,
+                text="")
+    items = [head]
+    if dash:  # a short solid head on a dashed body
+        fx = x1 - 0.15 * (x1 - x0) if x1 != x0 else x1
+        fy = y1 - 0.15 * (y1 - y0) if y1 != y0 else y1
+        items[0] = {**head, "ax": fx, "ay": fy}
+        items.append(dict(type="line", x0=x0, y0=y0, x1=fx, y1=fy,
+                          line=dict(color=color, width=2.5, dash=dash)))
+    if text:
+        items.append(dict(x=(x0 + x1) / 2, y=(y0 + y1) / 2, text=text, showarrow=False,
+                          yshift=14, font=dict(size=CHART_FONT - 4, color=color)))
+    return items
+
+
+def diagram_figure(items, x_range, y_range, height: int = 420, title: str = ""):
+    """A styled figure with hidden axes from shapes and annotations (the output of
+    ``diagram_box`` / ``diagram_arrow``; dicts with a "type" are shapes). The y axis is
+    locked to the x axis's scale, so rectangles keep their proportions."""
+    import plotly.graph_objects as go
+
+    shapes, notes = [], []
+    for item in items:
+        if item is None:
+            continue
+        (shapes if "type" in item else notes).append(item)
+    axis = dict(visible=False, showgrid=False, zeroline=False, fixedrange=True)
+    layout = chart_layout(height)
+    layout.update(shapes=shapes, annotations=notes, showlegend=False,
+                  xaxis=dict(axis, range=list(x_range)),
+                  yaxis=dict(axis, range=list(y_range), scaleanchor="x", scaleratio=1),
+                  margin=dict(l=10, r=10, t=50 if title else 10, b=10))
+    if title:
+        layout["title"] = dict(text=title)
+    return go.Figure(layout=layout)
+
+
+def md_table(columns: dict) -> str:
+    """A markdown table from {header: [values]} (a fraction of st.dataframe's cost)."""
+    rows = [list(columns), ["---"] * len(columns)]
+    rows += [list(map(str, row)) for row in zip(*columns.values(), strict=True)]
+    return "\n".join("| " + " | ".join(row) + " |" for row in rows)

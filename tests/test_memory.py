@@ -12,7 +12,6 @@ from core.memory import (
     FORMATS,
     GB,
     activation_bytes,
-    check_claims,
     estimate_training_memory,
     fitting_gpus,
     optimizer_bytes,
@@ -156,16 +155,6 @@ def test_gpus_that_fit():
     assert fitting_gpus(8 * GB) == [8, 12, 16, 24, 40, 48, 80]
     assert fitting_gpus(8 * GB + 1) == [12, 16, 24, 40, 48, 80]
     assert fitting_gpus(81 * GB) == []
-
-
-def test_the_notes_claims_for_a_7b_model():
-    lora32, lora16, qlora = check_claims(LLAMA7, batch_size=1, seq_len=512)
-    assert lora32.method == "lora" and lora32.compute_dtype == "fp32"
-    assert lora32.holds and 30 < lora32.gb < 33  # "LoRA about 32 GB": the model in fp32
-    assert not lora16.holds and lora16.gb < 20  # in 16 bits LoRA needs about half
-    assert qlora.gb < 12 and not qlora.holds  # QLoRA at batch 1 is below 12 GB ...
-    bigger = check_claims(LLAMA7, batch_size=4, seq_len=512)[2]
-    assert bigger.holds  # ... and inside 12-24 GB at batch 4
 
 
 @pytest.mark.parametrize(
@@ -416,3 +405,132 @@ def test_trainable_tensors_of_full_fine_tuning_are_the_models_parameters(name):
         model = AutoModelForCausalLM.from_config(arch.to_hf_config())
     real = Counter(tuple(p.shape) for p in model.parameters())
     assert Counter(memory.trainable_shapes(arch, "full", 16, ())) == real
+
+
+# -- the breakdown's own fields: adapters, master copy, activation terms -------------------
+
+
+def test_adapter_weights_are_their_own_field():
+    e = estimate_training_memory(LLAMA7, "lora", r=8, target_modules=("q_proj", "v_proj"))
+    assert e.adapter_weights == 4 * 4_194_304  # fp32 adapters (peft's count, tests/test_lora.py)
+    assert e.frozen_weights == weight_bytes(LLAMA7, "bf16")
+    q = estimate_training_memory(LLAMA7, "qlora", r=8, target_modules=("q_proj", "v_proj"))
+    assert q.frozen_weights == weight_bytes(LLAMA7, "nf4-dq", keep_dtype="bf16")
+    assert q.adapter_weights == e.adapter_weights
+    full = estimate_training_memory(LLAMA7, "full")
+    assert full.adapter_weights == 0 and full.frozen_weights == full.weights
+    assert list(full.components()) == ["weights", "gradients", "optimizer", "activations",
+                                       "overhead"]  # what the fine-tune lab reads
+
+
+def test_master_copy_and_optimizer_states():
+    P = transformer_param_count(LLAMA7)
+    full = estimate_training_memory(LLAMA7, "full", optimizer="adamw-8bit", compute_dtype="bf16")
+    assert full.master_weights == 4 * P
+    shapes = memory.trainable_shapes(LLAMA7, "full", 16, ())
+    assert full.optimizer_states == optimizer_bytes(shapes, "adamw-8bit")
+    assert estimate_training_memory(LLAMA7, "full", compute_dtype="fp32").master_weights == 0
+    lora = estimate_training_memory(LLAMA7, "lora")
+    assert lora.master_weights == 0 and lora.optimizer_states == lora.optimizer
+
+
+def _evaluate(tex: str) -> int:
+    """A formula as the page shows it, e.g. '8 \\cdot 4096' or '32{,}896', evaluated."""
+    return eval(tex.replace(r"\cdot", "*").replace("{,}", ""))  # digits and + * ( ) only
+
+
+@pytest.mark.parametrize("targets", [None, ("q_proj", "v_proj"), ALL7])
+@pytest.mark.parametrize("dtype", ["bf16", "fp32"])
+@pytest.mark.parametrize("attention", ["sdpa", "eager"])
+def test_layer_activation_parts_add_up_and_their_numbers_are_the_formula(targets, dtype,
+                                                                          attention):
+    parts = memory.layer_activation_parts(LLAMA7, 512, dtype, attention, targets, 16)
+    assert parts.total == memory.layer_activation_bytes(LLAMA7, 512, dtype, attention, targets, 16)
+    assert sum(parts.parts().values()) == parts.total
+    values = [parts.norms, parts.saved] + ([parts.adapters] if targets else []) + [parts.attention]
+    assert [_evaluate(n) for n in parts.numbers] == values
+    assert len(parts.symbols) == len(parts.numbers)
+    assert (parts.adapters == 0) is (targets is None)
+
+
+@pytest.mark.parametrize("ckpt", [False, True])
+def test_activation_terms_are_activation_bytes_with_and_without_checkpointing(ckpt):
+    for targets in (None, ("q_proj", "v_proj")):
+        t = memory.activation_terms(LLAMA7, 2, 512, "bf16", ckpt, "sdpa", targets, 16)
+        assert t.total == activation_bytes(LLAMA7, 2, 512, "bf16", ckpt, "sdpa", targets, 16)
+        assert t.logits == memory.logits_bytes(LLAMA7, 2, 512, "bf16")
+        if ckpt:  # each layer keeps only its input (h values in b_c) + one layer recomputed
+            assert t.inputs_per_token == 32 * 4096 * 2
+            assert r"(L \cdot h \cdot b_c + a_\text{layer})" in t.formula
+            assert t.kept == 2 * 512 * (32 * 4096 * 2 + t.layer.total)
+        else:
+            assert t.inputs_per_token == 0 and t.kept == 2 * 512 * 32 * t.layer.total
+            assert t.formula == r"b \cdot s \cdot L \cdot a_\text{layer} + \text{logits}"
+
+
+# -- paged optimizers in a spike ---------------------------------------------------------
+
+
+def test_paging_changes_nothing_in_the_steady_state():
+    for method in memory.METHODS:
+        plain = estimate_training_memory(LLAMA7, method, optimizer="adamw-8bit")
+        paged = estimate_training_memory(LLAMA7, method, optimizer="paged-adamw-8bit")
+        assert plain.components() == paged.components() and plain.total == paged.total
+
+
+def test_a_spike_is_rescued_only_when_the_states_can_make_room():
+    # full fine-tuning of a 7B model on an 80 GB GPU: 4096-token batch overshoots by ~12 GB,
+    # less than its ~12.7 GB of 8-bit states
+    plain = memory.spike_step(LLAMA7, "full", 80, 4096, "adamw-8bit", seq_len=512)
+    paged = memory.spike_step(LLAMA7, "full", 80, 4096, "paged-adamw-8bit", seq_len=512)
+    assert plain.usual == paged.usual and plain.spike == paged.spike  # same bytes
+    assert plain.usual_fits and not plain.fits and plain.paged_out == 0
+    over = paged.spike.total - 80 * GB
+    assert 0 < over <= paged.spike.optimizer_states
+    assert paged.paged_out == over and paged.on_gpu == 80 * GB and paged.fits
+    assert paged.gpu_at_spike.total == paged.on_gpu
+    assert paged.spike == estimate_training_memory(LLAMA7, "full", seq_len=4096,
+                                                   optimizer="paged-adamw-8bit")
+    # QLoRA's adapters have megabytes of states: nothing to gain when the spike overshoots
+    q = memory.spike_step(LLAMA7, "qlora", 8, 4096, "paged-adamw-8bit", seq_len=512)
+    assert q.usual_fits and not q.fits
+    assert q.paged_out == q.spike.optimizer_states < 100 * 1024**2
+    with pytest.raises(ValueError, match="gpu_gb"):
+        memory.spike_step(LLAMA7, "qlora", 0, 4096, "paged-adamw-8bit")
+
+
+# -- every memory figure of the notes ----------------------------------------------------
+
+
+def test_each_notes_claim_holds_somewhere_and_every_found_setting_holds():
+    for claim in memory.NOTES_CLAIMS:
+        found = memory.where_claim_holds(LLAMA7, claim, r=16, target_modules=("q_proj", "v_proj"))
+        assert found, claim
+        for check in found:
+            s = dict(check.settings)
+            e = estimate_training_memory(LLAMA7, claim.method, compute_dtype=check.compute_dtype,
+                                         r=16, **s)
+            assert claim.low_gb <= e.total / GB <= claim.high_gb and e == check.estimate
+
+
+def _holds(text, dtype, batch, seq, ckpt=False):
+    claim = next(c for c in memory.NOTES_CLAIMS if c.text == text)
+    e = estimate_training_memory(LLAMA7, claim.method, batch_size=batch, seq_len=seq,
+                                 compute_dtype=dtype, gradient_checkpointing=ckpt)
+    return claim.low_gb <= e.total / GB <= claim.high_gb
+
+
+def test_the_claims_page_text_is_what_the_estimate_says():
+    from core.params import ASSETS
+
+    text = (ASSETS / "qlora_memory_claim.md").read_text()
+    assert "7 billion × 4\n  bytes = 25 GB" in text and round(weight_bytes(LLAMA7, "fp32") / GB) == 25
+    assert _holds("LoRA 32 GB", "fp32", 1, 512) and not _holds("LoRA 32 GB", "bf16", 1, 512)
+    lora16 = estimate_training_memory(LLAMA7, "lora", compute_dtype="bf16").total
+    lora32 = estimate_training_memory(LLAMA7, "lora", compute_dtype="fp32").total
+    assert 0.45 < lora16 / lora32 < 0.6  # "in 16 bits LoRA needs about half"
+    assert "for example 4 × 1024 tokens" in text and _holds("LoRA 64 GB", "fp32", 4, 1024)
+    assert estimate_training_memory(LLAMA7, "qlora").total / GB < 12  # "well under 12 GB"
+    assert "16 GB:\n  about 4 × 512 tokens; 24 GB: about 8 × 512" in text
+    assert _holds("QLoRA 16 GB", "bf16", 4, 512) and _holds("QLoRA 24 GB", "bf16", 8, 512)
+    assert _holds("QLoRA 12-24 GB", "bf16", 4, 512) and not _holds("QLoRA 16 GB", "bf16", 8, 512)

@@ -171,7 +171,7 @@ FACTS: list[tuple[list[str], str]] = [
             "What memory claims do the notes make for LoRA and QLoRA?",
             "How can I check the notes' memory figures for LoRA and QLoRA?",
         ],
-        "The notes claim LoRA needs about 32 GB of RAM and QLoRA 12-24 GB for a 7B model. These are claims: the memory page lets you check them with a breakdown into components.",
+        "The notes say LoRA needs about 32 GB and QLoRA 12-24 GB for a 7B model. About 32 GB holds for LoRA with the model in fp32 at batch 1; QLoRA at batch 1 needs under 12 GB, and 12-24 GB is a batch of about 4 x 512 tokens.",
     ),
     # 2. Quantization
     (
@@ -520,7 +520,7 @@ FACTS: list[tuple[list[str], str]] = [
             "What is the rule of thumb for LoRA's alpha and r?",
             "What does alpha do in LoRA?",
         ],
-        "The update is scaled by alpha/r. A common rule of thumb is alpha = 2r, with r around 16.",
+        "The update is scaled by alpha/r: the LoRA paper fixes alpha, so changing r needs no new learning rate. The rule of thumb alpha = 2r fixes the scaling at 2 for every r; rsLoRA uses alpha/sqrt(r).",
     ),
     (
         [
@@ -533,11 +533,11 @@ FACTS: list[tuple[list[str], str]] = [
     ),
     (
         [
-            "Why do the notes name A and B the other way round from peft?",
+            "How do the notes name A and B compared with peft?",
             "The notes write A as r x d and B as d x r. Is that wrong?",
             "Do the notes and peft disagree about A and B?",
         ],
-        "The notes write A as r x d and B as d x r. It is the same idea, named the other way round.",
+        "One page of the notes writes A as 4096 x 1 and B as 1 x 4096, where dW = A*B multiplies. Another writes A as r x d and B as d x r, where A*B would be r x r, so it has to be B*A there. peft's form is B @ A.",
     ),
     (
         [
@@ -605,7 +605,7 @@ FACTS: list[tuple[list[str], str]] = [
             "What happens to the optimizer states when the GPU runs out of memory in QLoRA?",
             "Where does QLoRA put optimizer states under memory pressure?",
         ],
-        "QLoRA pages the optimizer states to CPU memory when the GPU runs out of memory.",
+        "QLoRA's paged optimizers move the optimizer states to CPU memory when a spike fills the GPU, and page them back for the update. That lowers the peak in a spike; the states stay the same size.",
     ),
     (
         [
