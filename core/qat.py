@@ -40,6 +40,7 @@ HELD_OUT = 0.3  # share of the points kept for measuring accuracy
 TRAIN_STEPS, TRAIN_LR = 800, 0.01  # float32 training: full batch Adam, cosine decay
 QAT_STEPS, QAT_LR = 400, 0.003  # QAT fine-tuning from the float32 weights, same schedule
 CALIBRATION_SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256)  # samples; the whole training set is added
+TRAIN_THREADS = 1  # these matrices are tiny: a second thread only adds synchronisation
 MAX_POINTS, MAX_SEED = 5000, 2**32 - 1
 SPIRAL_TURNS = 1.25
 
@@ -253,6 +254,7 @@ class Baseline:
     accuracy: float
     seconds: float
     steps: int
+    threads: int
 
 
 @dataclass(frozen=True)
@@ -261,7 +263,8 @@ class Width:
 
     ``ptq``: the float32 network rounded (``Baseline.network.rounded(bits)``); ``qat_latent``:
     the float32 weights QAT ends with; ``qat``: those rounded, the network QAT ships.
-    Accuracies are held-out, in [0, 1]; ``qat_seconds`` is QAT's training time here.
+    Accuracies are held-out, in [0, 1]; ``qat_seconds`` is QAT's training time here, on
+    ``threads`` CPU threads.
     """
 
     bits: int
@@ -274,16 +277,17 @@ class Width:
     qat_accuracy: float
     qat_seconds: float
     qat_steps: int
+    threads: int
 
 
 @contextmanager
 def _one_thread():
-    """Train on one CPU thread: these matrices are tiny, so a second thread only adds
-    synchronisation (and on a shared machine, waiting); the thread count is restored after."""
+    """Train on ``TRAIN_THREADS`` CPU threads: these matrices are tiny, so a second thread only
+    adds synchronisation (and on a shared machine, waiting); the count is restored after."""
     import torch
 
     before = torch.get_num_threads()
-    torch.set_num_threads(1)
+    torch.set_num_threads(TRAIN_THREADS)
     try:
         yield torch
     finally:
@@ -355,12 +359,12 @@ def train_float(
         start = time.perf_counter()
         x_train, y_train = torch.from_numpy(X[:n_train]), torch.from_numpy(y[:n_train])
         _train(torch, params, x_train, y_train, TRAIN_STEPS, TRAIN_LR, None, False)  # 3)
-        seconds = time.perf_counter() - start
+        seconds, threads = time.perf_counter() - start, torch.get_num_threads()
     network = _network(params)
     x_test, y_test = X[n_train:], y[n_train:]
     return Baseline(
         kind, noise, seed, X[:n_train], y[:n_train], x_test, y_test, extent, network,
-        network.accuracy(x_test, y_test), seconds, TRAIN_STEPS,
+        network.accuracy(x_test, y_test), seconds, TRAIN_STEPS, threads,
     )  # fmt: skip
 
 
@@ -381,13 +385,13 @@ def quantize_width(base: Baseline, bits: int, per_channel: bool = False) -> Widt
         start = time.perf_counter()
         x_train, y_train = torch.from_numpy(base.x_train), torch.from_numpy(base.y_train)
         _train(torch, params, x_train, y_train, QAT_STEPS, QAT_LR, bits, per_channel)
-        seconds = time.perf_counter() - start
+        seconds, threads = time.perf_counter() - start, torch.get_num_threads()
     latent = _network(params)
     qat = latent.rounded(bits, per_channel)
     return Width(
         bits, bool(per_channel), ptq, latent, qat, base.accuracy,
         ptq.accuracy(base.x_test, base.y_test), qat.accuracy(base.x_test, base.y_test),
-        seconds, QAT_STEPS,
+        seconds, QAT_STEPS, threads,
     )  # fmt: skip
 
 

@@ -63,8 +63,8 @@ def width(kind: str, noise: float, seed: int, bits: int, per_channel: bool) -> q
 @st.cache_data(show_spinner=False, max_entries=256)
 def summary(kind: str, noise: float, seed: int, per_channel: bool) -> dict:
     """What the page prints for a setting, small enough to copy on every rerun: ``rows``
-    (bits, fp32, ptq, qat) and ``qat_seconds`` (bits, seconds) per width of ``qat.BITS``, and the float32
-    training's ``steps`` and ``seconds``."""
+    (bits, fp32, ptq, qat) and ``qat_seconds`` (bits, seconds) per width of ``qat.BITS``;
+    the float32 training's ``steps``, ``seconds`` and CPU ``threads``."""
     base = baseline(kind, noise, seed)
     widths = [width(kind, noise, seed, bits, per_channel) for bits in qat.BITS]
     return {
@@ -73,6 +73,7 @@ def summary(kind: str, noise: float, seed: int, per_channel: bool) -> dict:
         "qat_steps": widths[0].qat_steps,
         "steps": base.steps,
         "seconds": base.seconds,
+        "threads": base.threads,
     }
 
 
@@ -205,7 +206,8 @@ def size_figure(kind, noise, seed, per_channel: bool) -> go.Figure:
     parts = (("weights", "weight_bytes", "#636efa"), ("biases (float32)", "bias_bytes", "#ab63fa"),
              ("scales (float32)", "scale_bytes", "#ffa15a"))  # fmt: skip
     bars = [dict(type="bar", x=labels, y=[getattr(s, field) for s in sizes_], name=name,
-                 marker=dict(color=color), hovertemplate="%{x}: %{y:,.0f} B<extra>" + name + "</extra>")
+                 marker=dict(color=color),
+                 hovertemplate="%{x}: %{y:,.0f} B<extra>" + name + "</extra>")
             for name, field, color in parts]  # fmt: skip
     notes = [dict(x=s.label, y=s.n_bytes, text=f"<b>{s.n_bytes:,.0f} B</b>", showarrow=False,
                   yshift=14) for s in sizes_]  # fmt: skip

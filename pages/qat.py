@@ -112,8 +112,8 @@ with shareable_state("qat"):
     st.header("1. Accuracy at each bit width")
     plot_styled(parts.accuracy_figure(done["rows"]), key="qat_accuracy_chart")
     st.caption(
-        f"On this machine (one CPU thread): float32 training {done['steps']} steps in "
-        f"{done['seconds']:.1f} s; QAT {done['qat_steps']} steps per width, "
+        f"On this machine ({done['threads']} CPU thread(s)): float32 training "
+        f"{done['steps']} steps in {done['seconds']:.1f} s; QAT {done['qat_steps']} steps per width, "
         + ", ".join(f"{bits} bits {s:.1f} s" for bits, s in done["qat_seconds"])
         + "."
     )

@@ -182,6 +182,7 @@ def test_training_is_deterministic_and_restores_the_thread_count(base, rows):
     threads = torch.get_num_threads()
     result = qat.quantize_width(base, 2)
     assert torch.get_num_threads() == threads
+    assert result.threads == base.threads == qat.TRAIN_THREADS == 1  # trained on one thread
     assert (result.ptq_accuracy, result.qat_accuracy) == (rows[2]["ptq"], rows[2]["qat"])
     assert base.accuracy == rows[2]["fp32"]
     for W in result.qat.weights:  # QAT ships weights on the 2-bit grid: {-s, 0, s}
