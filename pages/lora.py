@@ -7,7 +7,7 @@ import streamlit as st
 from core import lora as core
 from core.params import ARCHITECTURES, linear_shapes, transformer_param_count
 from pages import _lora_parts as parts
-from pages._ui import plot_styled, read_asset, shareable_state, show_code
+from pages._ui import plot_styled, read_asset, self_check, shareable_state, show_code
 
 st.title("LoRA")
 st.markdown(read_asset("lora.md"))
@@ -111,3 +111,4 @@ with shareable_state("lora"):
     st.markdown(read_asset("lora_model.md"))
 
 show_code(core.lora_param_count, core.model_lora_param_count, core.LoRALinear, core.lora_init)
+self_check("lora")

@@ -7,7 +7,7 @@ import streamlit as st
 from core import memory as core
 from core.params import ARCHITECTURES
 from pages import _memory_parts as parts
-from pages._ui import fail, plot, read_asset, shareable_state, show_code
+from pages._ui import fail, plot, read_asset, self_check, shareable_state, show_code
 
 st.title("QLoRA and memory")
 st.markdown(read_asset("qlora_memory.md"))
@@ -81,3 +81,4 @@ st.caption("Bits per parameter of the whole model: int8 and NF4 quantize the att
 st.markdown(read_asset("qlora_memory_why.md"))
 show_code(core.estimate_training_memory, core.activation_bytes, core.layer_activation_bytes,
           core.weight_bytes, core.optimizer_bytes)
+self_check("qlora_memory")

@@ -8,7 +8,7 @@ import streamlit as st
 from core import quantization as Q
 from pages import _quantization_parts as parts
 from pages import _quantization_tables as tables
-from pages._ui import fail, fmt_bytes, read_asset, shareable_state, show_code
+from pages._ui import fail, fmt_bytes, read_asset, self_check, shareable_state, show_code
 
 st.title("Quantization")
 st.markdown(read_asset("quantization.md"))
@@ -115,3 +115,4 @@ show_code(
     Q.quantize_ternary,
     Q.double_quantize,
 )
+self_check("quantization")

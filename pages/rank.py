@@ -5,7 +5,7 @@ import streamlit as st
 
 from core import rank as core
 from pages import _rank_parts as parts
-from pages._ui import read_asset, shareable_state, show_code
+from pages._ui import read_asset, self_check, shareable_state, show_code
 
 st.title("Matrix rank")
 st.markdown(
@@ -116,3 +116,4 @@ with shareable_state("rank"):
     d = c1.selectbox("d = k", [8, 64, 512], index=1, key="rank_lora_d", bind="query-params")
     r_lora = c2.slider("r", 1, 8, 4, key="rank_lora_r", bind="query-params")
 parts.lora_view(d, r_lora)
+self_check("rank")
