@@ -11,7 +11,7 @@ import streamlit as st
 
 from core import pipeline as core
 from core.memory import GB
-from pages._ui import ASSETS, chart_layout
+from pages._ui import ASSETS, CHART_FONT, chart_layout
 
 CHOICE_LABELS = {
     "prompting": "Prompting (no training)",
@@ -39,36 +39,71 @@ def risks() -> list[dict]:
     return json.loads((ASSETS / "pipeline_risks.json").read_text())
 
 
-@cache
-def diagram(chosen: str) -> str:
-    """The pipeline as Graphviz DOT, left to right, the chosen stage filled in."""
+STAGE_BOXES = {"pretraining": (0.1, 2.6), "sft": (3.75, 6.25), "preference": (7.4, 9.9)}
+STAGE_LABELS = {
+    "pretraining": "<b>1. Pretraining</b><br>self-supervised:<br>predict the next token",
+    "sft": "<b>2. SFT /</b><br><b>instruction tuning</b><br>supervised",
+    "preference": "<b>3. Preference tuning</b><br>RLHF: reward model + PPO<br>or DPO",
+}
+DATA_LABELS = {
+    "pretraining": "web-scale text: web pages,<br>books, code, Stack Overflow",
+    "sft": "prompt → response pairs<br>(labeled, hundreds+)",
+    "preference": "preference pairs:<br>answer A better than B",
+}
 
-    def stage(key: str, label: str) -> str:
-        fill = HIGHLIGHT if key == chosen else PLAIN
-        pen = 3 if key == chosen else 1
-        return f'{key} [label="{label}", fillcolor="{fill}", penwidth={pen}];'
 
-    return "\n".join([
-        "digraph pipeline {",
-        '  rankdir=LR; nodesep=0.35; ranksep=0.45; bgcolor="transparent";',
-        '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=18, margin="0.2,0.12"];',
-        '  edge [penwidth=2, arrowsize=1.1, fontname="Helvetica", fontsize=15];',
-        f'  web [label="Web-scale text\\nweb, books, Wikipedia,\\nGitHub, Stack Overflow", shape=cylinder, fillcolor="{DATA_FILL}"];',
-        f'  pairs [label="Prompt → response\\npairs (labeled)", shape=note, fillcolor="{DATA_FILL}"];',
-        f'  prefs [label="Preference pairs\\nA better than B", shape=note, fillcolor="{DATA_FILL}"];',
-        "  " + stage("pretraining", "1. Pretraining\\nself-supervised:\\npredict the next token"),
-        "  " + stage("sft", "2. SFT /\\ninstruction tuning\\nsupervised"),
-        "  " + stage("preference", "3. Preference tuning\\nRLHF: reward model + PPO\\nor DPO"),
-        '  base [label="Foundation\\nmodel", shape=ellipse, fillcolor="white"];',
-        '  inst [label="Instruction-\\nfollowing model", shape=ellipse, fillcolor="white"];',
-        '  chat [label="Chat\\nassistant", shape=ellipse, fillcolor="white"];',
-        '  peft [label="LoRA / QLoRA\\n(this course)", shape=component, fillcolor="#c7e9c0"];',
-        "  web -> pretraining -> base -> sft -> inst -> preference -> chat;",
-        "  pairs -> sft; prefs -> preference;",
-        '  peft -> sft [style=dashed, label="train an adapter"];',
-        "  {rank=same; web; pretraining} {rank=same; pairs; sft; peft} {rank=same; prefs; preference}",
-        "}",
-    ])  # fmt: skip
+def _box(x0, x1, y0, y1, fill, width=1.5, dash=None) -> dict:
+    line = dict(color="#555555", width=width) | ({"dash": dash} if dash else {})
+    return dict(type="rect", x0=x0, x1=x1, y0=y0, y1=y1, fillcolor=fill, line=line, layer="below")
+
+
+def _arrow(x, y, ax, ay, dash=False) -> dict:
+    return dict(x=x, y=y, ax=ax, ay=ay, xref="x", yref="y", axref="x", ayref="y", text="",
+                showarrow=True, arrowhead=2, arrowsize=1.3, arrowwidth=2.5,
+                arrowcolor="#777777" if dash else "#333333")  # fmt: skip
+
+
+def _text(x, y, text, size=CHART_FONT, in_box=True) -> dict:
+    """A label; inside a (light) box it is dark in dark mode too."""
+    font = dict(size=size) | ({"color": "#222222"} if in_box else {})
+    return dict(x=x, y=y, xref="x", yref="y", text=text, showarrow=False, font=font)
+
+
+@st.cache_resource(max_entries=8)
+def diagram(chosen: str) -> go.Figure:
+    """The pipeline as boxes and arrows: data above each stage, the models each stage hands
+    on between them, LoRA / QLoRA under SFT; the chosen stage filled in."""
+    shapes, notes = [], []
+    for key, (x0, x1) in STAGE_BOXES.items():
+        middle = (x0 + x1) / 2
+        chosen_box = key == chosen
+        shapes.append(
+            _box(x0, x1, 1.4, 2.6, HIGHLIGHT if chosen_box else PLAIN, 4 if chosen_box else 1.5)
+        )
+        shapes.append(_box(x0 + 0.2, x1 - 0.2, 3.3, 4.1, DATA_FILL))
+        notes += [_text(middle, 2.0, STAGE_LABELS[key]), _text(middle, 3.7, DATA_LABELS[key], 15),
+                  _arrow(middle, 2.62, middle, 3.28)]  # fmt: skip
+    for (_, left), (right, _), label in zip(
+        list(STAGE_BOXES.values())[:-1], list(STAGE_BOXES.values())[1:],
+        ("foundation<br>model", "instruction-<br>following<br>model"), strict=True,
+    ):  # fmt: skip
+        notes += [
+            _arrow(right - 0.02, 2.0, left + 0.02, 2.0),
+            _text((left + right) / 2, 2.85, label, 16, in_box=False),
+        ]
+    x0, x1 = STAGE_BOXES["sft"]
+    shapes.append(_box(x0 - 0.1, x1 + 0.1, 0.05, 0.85, "#c7e9c0", dash="dash"))
+    notes += [_text((x0 + x1) / 2, 0.45, "LoRA / QLoRA (this course):<br>train only an adapter", 15),
+              _arrow((x0 + x1) / 2, 1.38, (x0 + x1) / 2, 0.87, dash=True)]  # fmt: skip
+    x0, x1 = STAGE_BOXES["preference"]
+    notes += [_arrow((x0 + x1) / 2, 0.8, (x0 + x1) / 2, 1.38),
+              _text((x0 + x1) / 2, 0.5, "<b>chat assistant</b>", in_box=False)]  # fmt: skip
+    layout = chart_layout(420) | dict(
+        shapes=shapes, annotations=notes, showlegend=False, margin=dict(l=5, r=5, t=10, b=5),
+        xaxis=dict(range=[0, 10], visible=False, fixedrange=True),
+        yaxis=dict(range=[0, 4.2], visible=False, fixedrange=True),
+    )  # fmt: skip
+    return go.Figure(dict(data=[], layout=layout))
 
 
 @st.cache_resource
@@ -89,7 +124,7 @@ def compute_figure() -> go.Figure:
 
 def stage_card(key: str) -> None:
     s = stages()[key]
-    st.subheader(f"{s['title']} ({s['kind']})")
+    st.subheader(f"{s['title']}: {s['kind']}")
     c1, c2, c3 = st.columns(3)
     for column, (title, field) in zip(
         (c1, c2, c3),

@@ -26,10 +26,10 @@ with shareable_state("pipe"):
     stage = st.segmented_control(
         "Stage", list(parts.stages()), default="sft", required=True, key="pipe_stage",
         format_func=lambda key: parts.stages()[key]["title"], bind="query-params",
-        help="Which stage the diagram highlights and the cards below describe: what it changes, "
+        help="Which stage the picture highlights and the cards below describe: what it changes, "
         "its data, its cost. The course's LoRA and QLoRA live in stage 2.",
     )  # fmt: skip
-    st.graphviz_chart(parts.diagram(stage), width="stretch")
+    plot_styled(parts.diagram(stage), key="pipe_diagram")
     parts.stage_card(stage)
     plot_styled(parts.compute_figure(), key="pipe_compute_chart")
     st.caption("Ouyang et al. 2022 (InstructGPT), section 5.1: aligning GPT-3 cost a small "

@@ -1,6 +1,8 @@
 """The "Where fine-tuning sits" page: the diagram follows the chosen stage, the promises and
 the decision guide show core's numbers, and every risk links to the lesson that shows it."""
 
+import json
+
 from streamlit.testing.v1 import AppTest
 
 from core import memory, pipeline
@@ -19,24 +21,26 @@ def page(**query) -> AppTest:
     return at.run()
 
 
-def dot(at: AppTest) -> str:
-    return at.get("graphviz_chart")[0].proto.spec
+def filled_stages(at: AppTest) -> list[str]:
+    """The stages whose box in the pipeline picture (the first chart) is highlighted."""
+    layout = json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]
+    boxes = {(round(b["x0"], 2), round(b["y0"], 2)): b["fillcolor"] for b in layout["shapes"]}
+    return [k for k, (x0, _) in parts.STAGE_BOXES.items() if boxes[(x0, 1.4)] == parts.HIGHLIGHT]
 
 
-def filled(spec: str, node: str) -> bool:
-    line = next(x for x in spec.splitlines() if x.strip().startswith(f"{node} ["))
-    return parts.HIGHLIGHT in line
+def labels(at: AppTest) -> str:
+    layout = json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]
+    return " ".join(a["text"] for a in layout["annotations"])
 
 
 def test_the_diagram_highlights_the_chosen_stage():
     at = page()
     assert not at.exception
-    spec = dot(at)
-    assert "pretraining -> base -> sft -> inst -> preference -> chat" in spec
-    assert filled(spec, "sft") and not filled(spec, "pretraining")
+    assert filled_stages(at) == ["sft"]
+    assert "foundation<br>model" in labels(at) and "LoRA / QLoRA" in labels(at)
     assert at.subheader[0].value.startswith("2. SFT / instruction tuning")
     at.segmented_control(key="pipe_stage").set_value("preference").run()
-    assert filled(dot(at), "preference") and not filled(dot(at), "sft")
+    assert filled_stages(at) == ["preference"]
     cards = " ".join(m.value for m in at.markdown)
     assert "DPO" in cards and "PPO" in cards and "reward model" in cards
 
