@@ -264,5 +264,5 @@ def ranges_table(cal: qat.Calibration, n_samples: int) -> dict:
     return {
         "layer input": ["x (the 2-D point)", "h1 (after layer 1)", "h2 (after layer 2)"],
         f"range from {n_samples} samples": [f"{r:.3f}" for r in point.ranges],
-        "largest |value| in the held-out data": [f"{r:.3f}" for r in cal.needed],
+        "largest absolute value in the held-out data": [f"{r:.3f}" for r in cal.needed],
     }
