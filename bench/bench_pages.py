@@ -66,6 +66,14 @@ INTERACTIONS: dict[str, list[tuple[str, str, list]]] = {
                         ("select_slider", "mem_gpu", [24, 80]),
                         ("select_slider", "mem_spike", [2048, 4096]),
                         ("selectbox", "mem_claim_model", ["Llama-2 13B", "Llama-2 7B"])],
+    "qat.py": [("select_slider", "qat_bits", [2, 8, 3]), ("radio", "qat_layer", [0, 2, 1]),
+               ("select_slider", "qat_act_bits", [4, 6, 8]),
+               ("select_slider", "qat_calib", [1, 64, 4])],
+    "pipeline.py": [("segmented_control", "pipe_stage", ["pretraining", "preference", "sft"]),
+                    ("select_slider", "pipe_gpu", [8, 80, 24]),
+                    ("radio", "pipe_data", ["many", "none", "hundreds"]),
+                    ("radio", "pipe_goal", ["facts", "reasoning", "format"]),
+                    ("selectbox", "pipe_model", ["SmolLM2-135M", "Llama-2 70B", "Llama-2 7B"])],
 }
 
 BLANK = "import streamlit as st\nst.title('blank')\nst.slider('x', 0, 10, key='x')\n"

@@ -289,3 +289,36 @@ def md_table(columns: dict) -> str:
     rows = [list(columns), ["---"] * len(columns)]
     rows += [list(map(str, row)) for row in zip(*columns.values(), strict=True)]
     return "\n".join("| " + " | ".join(row) + " |" for row in rows)
+
+
+def lesson_link(file: str, label: str, icon: str | None = None, where=st) -> None:
+    """``st.page_link`` to another lesson (``file`` as in assets/lessons.json). A page run on
+    its own, outside app.py's navigation (a single-page AppTest), gets a plain link instead."""
+    from streamlit.errors import StreamlitPageNotFoundError
+
+    try:
+        where.page_link(f"pages/{file}", label=label, icon=icon)
+    except StreamlitPageNotFoundError:
+        where.markdown(f"[{label}](/{file.removesuffix('.py')})")
+
+
+@cache
+def _self_check() -> dict[str, list[dict]]:
+    return json.loads((ASSETS / "self_check.json").read_text())
+
+
+def self_check(lesson: str) -> None:
+    """The lesson's quick self-check questions (assets/self_check.json, keyed by the page
+    file's name), each answer hidden until its question is clicked. The answers are sent
+    only then (a lazy expander), and only this section reruns (a fragment)."""
+
+    @st.fragment
+    def questions() -> None:
+        st.header("Check yourself")
+        st.caption("Think of your answer first, then click the question to compare.")
+        for i, item in enumerate(_self_check()[lesson], start=1):
+            box = st.expander(f"{i}. {item['q']}", key=f"{lesson}_check_{i}", on_change="rerun")
+            if box.open:
+                box.markdown(item["a"])
+
+    questions()

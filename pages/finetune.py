@@ -7,7 +7,7 @@ import streamlit as st
 from core.finetune import runs
 from pages import _finetune_parts as parts
 from pages import _finetune_results as run_view
-from pages._ui import read_asset, shareable_state, show_code
+from pages._ui import read_asset, self_check, shareable_state, show_code
 
 st.title("Fine-tune lab")
 st.markdown(read_asset("finetune.md"))
@@ -66,3 +66,4 @@ if finished:
 st.header("Why it works")
 st.markdown(read_asset("finetune_why.md"))
 show_code(runs.start_run, runs.progress)
+self_check("finetune")

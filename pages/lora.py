@@ -7,7 +7,7 @@ import streamlit as st
 from core import lora as core
 from pages import _lora_model as model
 from pages import _lora_parts as parts
-from pages._ui import read_asset, shareable_state, show_code
+from pages._ui import read_asset, self_check, shareable_state, show_code
 
 st.title("LoRA")
 st.markdown(read_asset("lora.md"))
@@ -38,3 +38,4 @@ show_code(
     core.adapter_update,
     core.update_from_factors,
 )
+self_check("lora")

@@ -5,7 +5,7 @@ import streamlit as st
 
 from core import params as core
 from pages import _parameters_parts as parts
-from pages._ui import plot_styled, read_asset, shareable_state, show_code
+from pages._ui import plot_styled, read_asset, self_check, shareable_state, show_code
 
 st.title("Parameters and sizes")
 st.markdown(read_asset("parameters.md"))
@@ -98,3 +98,4 @@ with shareable_state("params"):
     st.markdown(read_asset("parameters_bytes.md"))
 
 show_code(core.mlp_param_count, core.param_breakdown, core.model_size)
+self_check("parameters")

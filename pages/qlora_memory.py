@@ -8,7 +8,15 @@ from core import memory as core
 from core.params import ARCHITECTURES
 from pages import _memory_figures as figs
 from pages import _memory_parts as parts
-from pages._ui import fail, md_table, plot_styled, read_asset, shareable_state, show_code
+from pages._ui import (
+    fail,
+    md_table,
+    plot_styled,
+    read_asset,
+    self_check,
+    shareable_state,
+    show_code,
+)
 
 st.title("QLoRA and memory")
 st.markdown(read_asset("qlora_memory.md"))
@@ -97,3 +105,4 @@ with shareable_state("mem"):
 st.markdown(read_asset("qlora_memory_why.md"))
 show_code(core.estimate_training_memory, core.activation_bytes, core.layer_activation_parts,
           core.weight_bytes, core.optimizer_bytes, core.spike_step, core.where_claim_holds)
+self_check("qlora_memory")

@@ -7,7 +7,7 @@ from core import quantization as Q
 from pages import _quantization_parts as parts
 from pages import _quantization_sections as sections
 from pages import _quantization_tables as tables
-from pages._ui import fail, glossary, read_asset, shareable_state, show_code
+from pages._ui import fail, glossary, read_asset, self_check, shareable_state, show_code
 
 st.title("Quantization")
 st.markdown(read_asset("quantization.md"))
@@ -93,3 +93,4 @@ show_code(
     Q.trace_value,
     Q.storage,
 )
+self_check("quantization")

@@ -6,7 +6,7 @@ import streamlit as st
 from core import rank as core
 from pages import _rank_parts as parts
 from pages import _rank_sections as sections
-from pages._ui import glossary, read_asset, shareable_state
+from pages._ui import glossary, read_asset, self_check, shareable_state
 
 st.title("Matrix rank")
 st.markdown(
@@ -95,3 +95,4 @@ with shareable_state("rank"):
     st.header("5. The bridge to LoRA: B·A has rank at most r")
     st.markdown(read_asset("rank_lora.md"))
     sections.lora()
+self_check("rank")
