@@ -25,6 +25,7 @@ from core.finetune.classify import (
 )
 from core.finetune.data import DATASETS_DIR, parse_upload, split_examples
 from core.finetune.tables import read_rows
+from tests.tiny_bert import save_tiny_bert, write_tiny_rows
 
 
 def _script():
@@ -267,46 +268,17 @@ def test_defaults_are_a_valid_run_config():
 
 # --- the model: a few steps of each method on a tiny random BERT -------------------------------
 
-TINY_ROWS = [
-    (f"{verb} {thing} {i}", label)
-    for i in range(8)
-    for verb, thing, label in (
-        ("where is", "my parcel", "track"),
-        ("cancel", "the order", "cancel"),
-        ("refund", "my money", "refund"),
-    )
-]
-
 
 @pytest.fixture(scope="session")
 def tiny_bert(tmp_path_factory):
     """A 2-layer BERT with hidden size 32 and random weights, with MiniLM's tokenizer."""
-    torch = pytest.importorskip("torch")
-    from transformers import AutoTokenizer, BertConfig, BertModel
-
-    from core.models import resolve_model
-
-    folder = tmp_path_factory.mktemp("tiny-bert")
-    tokenizer = AutoTokenizer.from_pretrained(resolve_model("minilm-l6"))
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=64,
-    )
-    BertModel(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return str(folder)
+    pytest.importorskip("torch")
+    return save_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
 
 
 @pytest.fixture
 def tiny_data(tmp_path):
-    path = tmp_path / "tiny.jsonl"
-    path.write_text("".join(json.dumps({"text": t, "label": la}) + "\n" for t, la in TINY_ROWS))
-    return str(path)
+    return write_tiny_rows(tmp_path / "tiny.jsonl")
 
 
 def _config(tmp_path, model, dataset, method, **changes):

@@ -425,6 +425,18 @@ def predict(model, tokenizer, texts: list[str], max_length: int = 128) -> list[s
     return [id2label[int(i)] for i in _logits(model, tokenizer, list(texts), max_length).argmax(-1)]
 
 
+def class_probabilities(model, tokenizer, text: str, max_length: int = 128) -> dict[str, float]:
+    """``softmax(logits)`` of one text as ``{class name: probability}`` in the head's order
+    (``model.config.id2label``); the probabilities sum to 1."""
+    import torch
+
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f"text should be a non-empty string, got {text!r:.80}")
+    p = torch.softmax(_logits(model, tokenizer, [text], max_length)[0], dim=-1)
+    id2label = model.config.id2label
+    return {id2label[i]: float(p[i]) for i in range(len(p))}
+
+
 # -- saving, reloading ----------------------------------------------------------------------
 
 
@@ -489,3 +501,79 @@ def load_tuned_classifier(run_dir: Path | str):
             load_classifier_base(model_path, config.method, labels, config.seed), adapter
         )
     return base, tuned.eval(), tokenizer
+
+
+# -- comparing finished runs ----------------------------------------------------------------
+
+# What a classify run's eval.json holds (written by the run, read by the page):
+EVAL_KEYS = {
+    "before": "held-out metrics of the untrained-head model (evaluate_classifier's dict)",
+    "after": "held-out metrics after training (evaluate_classifier's dict)",
+    "trainable_parameters": "trainable_parameters(model) when training started",
+    "train_seconds": "wall time of trainer.train()",
+    "peak_memory_bytes": "peak RSS of the training phase (reset_peak_rss before it)",
+    "adapter_bytes": "weights_bytes(adapter/): the adapter and head, or the whole model for full",
+    "base_model_bytes": "weights_bytes of the base model's folder: the full model's size on disk",
+}
+
+
+def comparable_key(config: dict) -> tuple:
+    """What two classify runs must share to be compared: the data and the amount of
+    training, ``(dataset, max_steps, batch_size, max_length, seed)``."""
+    return tuple(
+        config.get(k) for k in ("dataset", "max_steps", "batch_size", "max_length", "seed")
+    )
+
+
+def compare_runs(runs: list[dict]) -> dict[tuple, list[dict]]:
+    """Finished classify runs grouped by ``comparable_key``, one row each, as measured.
+
+    ``runs``: dicts ``{"run_id", "state", "config", "eval"}`` (a run directory's files). Only
+    runs in state ``done`` with an ``eval.json`` holding ``before`` and ``after`` count (a
+    stopped run trained fewer steps). Each row: ``run``, ``method``, ``r``, the ``EVAL_KEYS``
+    numbers, ``accuracy_before`` / ``accuracy_after``, and ``size_fraction =
+    adapter_bytes / base_model_bytes`` (None when either is unknown). Groups keep the input
+    order (newest first, as ``runs.list_runs`` gives them)."""
+    groups: dict[tuple, list[dict]] = {}
+    for run in runs:
+        ev, config = run.get("eval") or {}, run.get("config") or {}
+        if run.get("state") != "done" or not {"before", "after"} <= set(ev):
+            continue
+        adapter, base = ev.get("adapter_bytes"), ev.get("base_model_bytes")
+        groups.setdefault(comparable_key(config), []).append(
+            {
+                "run": run["run_id"],
+                "method": config.get("method"),
+                "r": config.get("r") if config.get("method") != "full" else None,
+                "trainable_parameters": ev.get("trainable_parameters"),
+                "adapter_bytes": adapter,
+                "base_model_bytes": base,
+                "size_fraction": adapter / base if adapter and base else None,
+                "train_seconds": ev.get("train_seconds"),
+                "peak_memory_bytes": ev.get("peak_memory_bytes"),
+                "accuracy_before": ev["before"].get("accuracy"),
+                "accuracy_after": ev["after"].get("accuracy"),
+            }
+        )
+    return groups
+
+
+def result_summary(ev: dict) -> dict:
+    """The headline numbers of one classify run's ``eval.json``: accuracy and loss before and
+    after, ``accuracy_gain = after - before`` (a fraction) and ``loss_change = after -
+    before`` (None where a value is missing)."""
+    before, after = ev.get("before") or {}, ev.get("after") or {}
+
+    def change(key):
+        a, b = after.get(key), before.get(key)
+        return a - b if a is not None and b is not None else None
+
+    return {
+        "accuracy_before": before.get("accuracy"),
+        "accuracy_after": after.get("accuracy"),
+        "accuracy_gain": change("accuracy"),
+        "loss_before": before.get("loss"),
+        "loss_after": after.get("loss"),
+        "loss_change": change("loss"),
+        "n": after.get("n", before.get("n")),
+    }
