@@ -1,5 +1,6 @@
 """Classify benchmark, on this machine: LoRA against full fine-tuning (and QLoRA) of the bundled
-MiniLM on ``intents``, with the classify defaults (``CLASSIFY_DEFAULTS``), one process per
+MiniLM on ``intents``, with the classify defaults (``classify_settings(method=...)``: the same
+data, steps and batches, each method at its usual learning rate), one process per
 method so that their memory does not mix.
 
 Per method: trainable parameters, the saved weights on disk (the adapter with its head for
@@ -42,7 +43,7 @@ def worker(method: str, steps: int | None) -> dict:
 
     from core.finetune import FinetuneConfig
     from core.finetune.classify import (
-        CLASSIFY_DEFAULTS,
+        classify_settings,
         encode_labelled,
         evaluate_classifier,
         load_labelled_dataset,
@@ -55,9 +56,7 @@ def worker(method: str, steps: int | None) -> dict:
     from core.finetune.train import peak_rss_bytes, reset_peak_rss
     from core.models import resolve_model
 
-    settings = {**CLASSIFY_DEFAULTS, "method": method}
-    if steps:
-        settings["max_steps"] = steps
+    settings = classify_settings(method=method, **({"max_steps": steps} if steps else {}))
     config = FinetuneConfig(**settings, output_dir="-")
     model_path = resolve_model(config.model)
     dataset = load_labelled_dataset(config.dataset, seed=config.seed)
@@ -130,7 +129,7 @@ def main() -> None:
     d = {**CLASSIFY_DEFAULTS, **({"max_steps": args.steps} if args.steps else {})}
     print(
         f"Classify: {d['model']} on {d['dataset']}, r={d['r']}, alpha={d['alpha']}, "
-        f"targets={','.join(d['target_modules'])}, lr={d['learning_rate']}, "
+        f"targets={','.join(d['target_modules'])}, lr: each method's usual (below), "
         f"steps={d['max_steps']}, batch={d['batch_size']}, max_length={d['max_length']}"
     )
     print(
@@ -140,12 +139,12 @@ def main() -> None:
     )
     results = [measure(m.strip(), args.steps) for m in args.methods.split(",") if m.strip()]
     print(
-        f"  {'':<6}{'trainable':>11}{'saved MB':>10}{'base MB':>9}{'train s':>9}{'CPU s':>8}"
+        f"  {'':<6}{'lr':>7}{'trainable':>11}{'saved MB':>10}{'base MB':>9}{'train s':>9}{'CPU s':>8}"
         f"{'train peak MB':>15}{'acc before':>12}{'acc after':>11}{'loss after':>12}"
     )
     for r in results:
         print(
-            f"  {r['method']:<6}{r['trainable']:>11,}{r['saved_bytes'] / MB:>10.2f}"
+            f"  {r['method']:<6}{r['learning_rate']:>7g}{r['trainable']:>11,}{r['saved_bytes'] / MB:>10.2f}"
             f"{r['base_bytes'] / MB:>9.1f}{r['train_seconds']:>9.1f}{r['cpu_seconds']:>8.1f}"
             f"{r['peak_bytes'] / MB:>15.0f}{r['before']:>12.1%}{r['after']:>11.1%}"
             f"{r['after_loss']:>12.3f}"

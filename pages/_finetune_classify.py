@@ -12,7 +12,12 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.finetune.classify import BUNDLED_LABELLED, CLASSIFY_DEFAULTS, CLASSIFY_TARGETS
+from core.finetune.classify import (
+    BUNDLED_LABELLED,
+    CLASSIFY_DEFAULTS,
+    CLASSIFY_TARGETS,
+    METHOD_LEARNING_RATES,
+)
 from pages._finetune_parts import POWERS_OF_TWO, _choices
 
 METHODS = {
@@ -22,7 +27,22 @@ METHODS = {
 }
 D = CLASSIFY_DEFAULTS
 
-LEARNING_RATES = _choices((1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2), D["learning_rate"])
+LEARNING_RATES = sorted(
+    {
+        1e-5,
+        2e-5,
+        5e-5,
+        1e-4,
+        2e-4,
+        5e-4,
+        1e-3,
+        2e-3,
+        5e-3,
+        1e-2,
+        2e-2,
+        *METHOD_LEARNING_RATES.values(),
+    }
+)
 MAX_LENGTHS = _choices((16, 32, 48, 64, 128, 256, 512), D["max_length"])
 
 
@@ -71,6 +91,11 @@ def upload_box(save: Callable[[bytes, str], tuple[Path, list]]) -> str | None:
     return seen["path"]
 
 
+def _method_changed() -> None:
+    """A new method starts from its usual learning rate (the slider can change it after)."""
+    st.session_state["ft_cls_lr"] = METHOD_LEARNING_RATES[st.session_state["ft_cls_method"]]
+
+
 def settings_form(uploads: list[str], save: Callable | None = None) -> dict:
     """The classify run's settings, one URL-bound widget each (call inside
     ``shareable_state("ft")``). ``uploads``: paths of saved labelled files to offer;
@@ -92,6 +117,7 @@ def settings_form(uploads: list[str], save: Callable | None = None) -> dict:
         horizontal=True,
         key="ft_cls_method",
         bind=q,
+        on_change=_method_changed,
         help="LoRA trains small adapters on the attention projections plus the new head; full "
         "fine-tuning trains every weight; QLoRA is LoRA over a 4-bit encoder. Compare "
         "the runs in the table below.",
@@ -143,9 +169,10 @@ def settings_form(uploads: list[str], save: Callable | None = None) -> dict:
         format_func=lambda v: f"{v:g}",
         key="ft_cls_lr",
         bind=q,
-        help="Peak AdamW step size (linear decay after a 10% warm-up). LoRA and a fresh "
-        "head take large steps (1e-3 to 1e-2); full fine-tuning of every weight wants "
-        "smaller ones (2e-5 to 1e-4). Watch the training loss.",
+        help="Peak AdamW step size (linear decay after a 10% warm-up). Picking a method "
+        "sets its usual value: LoRA's adapters and the fresh head take large steps; full "
+        "fine-tuning moves every pretrained weight and diverges at LoRA's rate (the model "
+        "then answers one class for everything: see the confusion matrix).",
     )
     targets = st.multiselect(
         "Target modules (LoRA)",

@@ -260,10 +260,30 @@ def test_dataset_errors_name_the_file_or_the_class(tmp_path):
         load_labelled_dataset(str(rare), seed=seed)
 
 
-def test_defaults_are_a_valid_run_config():
+def test_defaults_are_a_valid_run_config_with_each_methods_learning_rate():
+    from core.finetune.classify import METHOD_LEARNING_RATES, classify_settings
+
     config = FinetuneConfig(**CLASSIFY_DEFAULTS, output_dir="runs/x")
     assert config.model == "minilm-l6" and config.method == "lora" and config.dataset == "intents"
     assert set(config.target_modules) <= {"query", "key", "value", "dense"}
+    assert classify_settings() == CLASSIFY_DEFAULTS
+    full = classify_settings(method="full")
+    assert full == {
+        **CLASSIFY_DEFAULTS,
+        "method": "full",
+        "learning_rate": METHOD_LEARNING_RATES["full"],
+    }
+    assert (
+        METHOD_LEARNING_RATES["full"]
+        < METHOD_LEARNING_RATES["lora"]
+        == CLASSIFY_DEFAULTS["learning_rate"]
+    )
+    assert classify_settings(method="full", learning_rate=5e-5)["learning_rate"] == 5e-5
+    FinetuneConfig(**full, output_dir="runs/x")
+    with pytest.raises(ValueError, match=r"Unknown classify settings \['rank'\]"):
+        classify_settings(rank=4)
+    with pytest.raises(ValueError, match="method should be one of"):
+        classify_settings(method="adapter")
 
 
 # --- the model: a few steps of each method on a tiny random BERT -------------------------------

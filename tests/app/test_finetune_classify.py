@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 from core.finetune import FinetuneConfig
 from core.finetune.classify import (
     CLASSIFY_DEFAULTS,
+    METHOD_LEARNING_RATES,
     compare_runs,
     parse_labelled_upload,
     result_summary,
@@ -108,6 +109,10 @@ def test_the_form_opens_on_the_defaults_and_every_setting_has_help(tmp_path):
     find(at, "ft_cls_targets").set_value(["query", "value", "dense"]).run()
     settings = at.session_state["_settings"]
     assert settings["method"] == "full" and settings["r"] == 4
+    assert settings["learning_rate"] == METHOD_LEARNING_RATES["full"]  # the method's usual rate
+    find(at, "ft_cls_lr").set_value(5e-5).run()
+    find(at, "ft_cls_method").set_value("qlora").run()
+    assert at.session_state["_settings"]["learning_rate"] == METHOD_LEARNING_RATES["qlora"]
     assert settings["target_modules"] == ("query", "value", "dense")
 
 
