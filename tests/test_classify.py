@@ -488,3 +488,38 @@ def test_minilm_lora_counts_and_an_untrained_head_at_chance():
     before = evaluate_classifier(model, tokenizer, ds, d["max_length"])
     assert before["loss"] == pytest.approx(np.log(classes), abs=0.05)
     assert before["accuracy"] < 0.4
+
+
+def test_eval_record_holds_the_keys_the_page_reads_and_sizes_from_disk(tmp_path):
+    from core.finetune.classify import EVAL_KEYS, compare_runs, eval_record, weights_bytes
+
+    adapter, base = tmp_path / "adapter", tmp_path / "base"
+    for folder, files in (
+        (adapter, {"adapter_model.safetensors": 1000, "vocab.txt": 50}),
+        (base, {"model.safetensors": 40_000, "pytorch_model.bin": 7, "x.json": 3}),
+    ):
+        folder.mkdir()
+        for name, size in files.items():
+            (folder / name).write_bytes(b"\0" * size)
+    assert weights_bytes(adapter) == 1000 and weights_bytes(base) == 40_007
+    with pytest.raises(ValueError, match="No folder"):
+        weights_bytes(tmp_path / "gone")
+    before = {"accuracy": 0.2, "loss": 1.8, "n": 5, "confusion": [[1]], "labels": ["a"]}
+    after = {**before, "accuracy": 0.9, "loss": 0.3}
+    record = eval_record(before, after, 1234, 12.34567, 999, adapter, base, steps=30)
+    assert set(record) == set(EVAL_KEYS) | {"steps"}
+    assert (record["adapter_bytes"], record["base_model_bytes"]) == (1000, 40_007)
+    assert record["train_seconds"] == 12.346 and record["trainable_parameters"] == 1234
+    config = {**CLASSIFY_DEFAULTS, "task": "classify"}
+    rows = compare_runs(
+        [
+            {"run_id": "a", "state": "done", "config": config, "eval": record},
+            {"run_id": "b", "state": "stopped", "config": config, "eval": record},
+            {"run_id": "c", "state": "done", "config": config, "eval": None},
+        ]
+    )
+    (row,) = next(iter(rows.values()))
+    assert row["run"] == "a" and row["size_fraction"] == 1000 / 40_007
+    assert (row["accuracy_before"], row["accuracy_after"]) == (0.2, 0.9)
+    chat = {"before": {"loss": 2.0}, "after": {"loss": 1.0, "valid_json": 0.5}}
+    assert not compare_runs([{"run_id": "d", "state": "done", "config": config, "eval": chat}])

@@ -536,6 +536,31 @@ EVAL_KEYS = {
 }
 
 
+def eval_record(
+    before: dict,
+    after: dict,
+    trainable: int,
+    train_seconds: float,
+    peak_memory_bytes: int,
+    adapter_dir: Path | str,
+    model_path: Path | str,
+    **extra,
+) -> dict:
+    """A classify run's ``eval.json``: the ``EVAL_KEYS`` (sizes read from disk with
+    ``weights_bytes``) plus any ``extra`` keys the run adds (steps, phase times...)."""
+    record = {
+        "before": before,
+        "after": after,
+        "trainable_parameters": int(trainable),
+        "train_seconds": round(float(train_seconds), 3),
+        "peak_memory_bytes": int(peak_memory_bytes),
+        "adapter_bytes": weights_bytes(adapter_dir),
+        "base_model_bytes": weights_bytes(model_path),
+    }
+    assert set(record) == set(EVAL_KEYS)
+    return {**record, **extra}
+
+
 def comparable_key(config: dict) -> tuple:
     """What two classify runs must share to be compared: the data and the amount of
     training, ``(dataset, max_steps, batch_size, max_length, seed)``."""
@@ -548,16 +573,16 @@ def compare_runs(runs: list[dict]) -> dict[tuple, list[dict]]:
     """Finished classify runs grouped by ``comparable_key``, one row each, as measured.
 
     ``runs``: dicts ``{"run_id", "state", "config", "eval"}`` (a run directory's files). Only
-    runs in state ``done`` with an ``eval.json`` holding ``before`` and ``after`` count (a
-    stopped run trained fewer steps). Each row: ``run``, ``method``, ``r``, the ``EVAL_KEYS``
+    runs in state ``done`` whose ``eval.json`` has an ``after`` accuracy count (a stopped run
+    trained fewer steps; a chat run has no accuracy). Each row: ``run``, ``method``, ``r``, the ``EVAL_KEYS``
     numbers, ``accuracy_before`` / ``accuracy_after``, and ``size_fraction =
     adapter_bytes / base_model_bytes`` (None when either is unknown). Groups keep the input
     order (newest first, as ``runs.list_runs`` gives them)."""
     groups: dict[tuple, list[dict]] = {}
     for run in runs:
         ev, config = run.get("eval") or {}, run.get("config") or {}
-        if run.get("state") != "done" or not {"before", "after"} <= set(ev):
-            continue
+        if run.get("state") != "done" or "accuracy" not in (ev.get("after") or {}):
+            continue  # not finished, or not a classify run (no accuracy)
         adapter, base = ev.get("adapter_bytes"), ev.get("base_model_bytes")
         groups.setdefault(comparable_key(config), []).append(
             {
