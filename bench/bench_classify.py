@@ -36,78 +36,98 @@ def load_average() -> str:
     return "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
 
 
-def worker(method: str, steps: int | None) -> dict:
+def worker(method: str, steps: int | None, keep: str | None) -> dict:
     """One classify run of ``method`` with the defaults, as the lab runs it: load, evaluate
-    before, train, save, evaluate after."""
+    before, train, save, evaluate after. With ``keep``, its run directory (config.json,
+    status.json, adapter/, eval.json from ``eval_record``) stays in ``keep/<method>``."""
     import torch
 
-    from core.finetune import FinetuneConfig
+    from core.finetune import FinetuneConfig, now_iso, write_json_atomic
     from core.finetune.classify import (
         classify_settings,
         encode_labelled,
+        eval_record,
         evaluate_classifier,
         load_labelled_dataset,
         make_classify_trainer,
         prepare_classifier,
         save_classifier,
         trainable_parameters,
-        weights_bytes,
     )
     from core.finetune.train import peak_rss_bytes, reset_peak_rss
     from core.models import resolve_model
 
     settings = classify_settings(method=method, **({"max_steps": steps} if steps else {}))
-    config = FinetuneConfig(**settings, output_dir="-")
-    model_path = resolve_model(config.model)
-    dataset = load_labelled_dataset(config.dataset, seed=config.seed)
-    model, tokenizer = prepare_classifier(
-        model_path,
-        config.method,
-        dataset.labels,
-        config.r,
-        config.alpha,
-        config.dropout,
-        config.target_modules,
-        config.seed,
-    )
-    features = encode_labelled(tokenizer, dataset.train, dataset.labels, config.max_length)
-    before = evaluate_classifier(model, tokenizer, dataset, config.max_length)
     with tempfile.TemporaryDirectory() as scratch:
+        run_dir = Path(keep) / method if keep else Path(scratch) / "run"
+        run_dir.mkdir(parents=True, exist_ok=True)
+        config = FinetuneConfig(**settings, output_dir=str(run_dir))
+        model_path = resolve_model(config.model)
+        dataset = load_labelled_dataset(config.dataset, seed=config.seed)
+        model, tokenizer = prepare_classifier(
+            model_path,
+            config.method,
+            dataset.labels,
+            config.r,
+            config.alpha,
+            config.dropout,
+            config.target_modules,
+            config.seed,
+        )
+        trainable = trainable_parameters(model)
+        features = encode_labelled(tokenizer, dataset.train, dataset.labels, config.max_length)
+        before = evaluate_classifier(model, tokenizer, dataset, config.max_length)
         trainer = make_classify_trainer(model, tokenizer, config, features, scratch)
         reset_peak_rss()
         wall, cpu = time.perf_counter(), time.process_time()
         trainer.train()
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         peak = peak_rss_bytes()
+        save_classifier(trainer.model, tokenizer, dataset.labels, run_dir / "adapter")
         after = evaluate_classifier(trainer.model, tokenizer, dataset, config.max_length)
-        save_classifier(trainer.model, tokenizer, dataset.labels, Path(scratch) / "adapter")
-        saved = weights_bytes(Path(scratch) / "adapter")
+        record = eval_record(
+            before,
+            after,
+            trainable,
+            wall,
+            peak,
+            run_dir / "adapter",
+            model_path,
+            steps=trainer.state.global_step,
+            tokens_trained=trainer.tokens_seen,
+            cpu_seconds=round(cpu, 3),
+        )
+        write_json_atomic(run_dir / "config.json", {**config.to_json(), "task": "classify"})
+        write_json_atomic(run_dir / "eval.json", record)
+        write_json_atomic(
+            run_dir / "status.json",
+            {
+                "state": "done",
+                "message": "Finished.",
+                "phase": "",
+                "step": record["steps"],
+                "max_steps": config.max_steps,
+                "pid": None,
+                "started": now_iso(),
+                "updated": now_iso(),
+            },
+        )
     return {
         "method": method,
-        "steps": trainer.state.global_step,
-        "batch_size": config.batch_size,
-        "trainable": trainable_parameters(trainer.model),
-        "saved_bytes": saved,
-        "base_bytes": weights_bytes(model_path),
-        "train_seconds": wall,
-        "cpu_seconds": cpu,
-        "peak_bytes": peak,
-        "before": before["accuracy"],
-        "after": after["accuracy"],
-        "after_loss": after["loss"],
-        "tokens": trainer.tokens_seen,
+        "learning_rate": config.learning_rate,
         "threads": torch.get_num_threads(),
+        **record,
     }
 
 
-def measure(method: str, steps: int | None) -> dict:
-    args = [sys.executable, __file__, "--worker", method] + (
-        ["--steps", str(steps)] if steps else []
-    )
+def measure(method: str, steps: int | None, keep: str | None) -> dict:
+    args = [sys.executable, __file__, "--worker", method]
+    args += (["--steps", str(steps)] if steps else []) + (["--keep", keep] if keep else [])
     proc = subprocess.run(args, cwd=REPO, capture_output=True, text=True)
     lines = [line for line in proc.stdout.splitlines() if line.startswith('{"method"')]
     if proc.returncode != 0 or not lines:
         raise RuntimeError(f"{method} worker failed:\n{proc.stderr[-3000:]}")
+    print(lines[-1], flush=True)  # the raw figures, as they come
     return json.loads(lines[-1])
 
 
@@ -118,9 +138,10 @@ def main() -> None:
         "--steps", type=int, default=None, help="training steps (default: the defaults')"
     )
     parser.add_argument("--methods", default="lora,full,qlora", help="comma-separated methods")
+    parser.add_argument("--keep", help="keep each method's run directory in KEEP/<method>")
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.worker, args.steps)))
+        print(json.dumps(worker(args.worker, args.steps, args.keep)))
         return
     import torch
 
@@ -137,17 +158,22 @@ def main() -> None:
         f"{torch.get_num_threads()}, {os.cpu_count()} CPUs; {load_average()} at start "
         "(a shared machine: wall times are noisy, CPU seconds less so)"
     )
-    results = [measure(m.strip(), args.steps) for m in args.methods.split(",") if m.strip()]
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    results = [
+        measure(m, args.steps, args.keep and str(Path(args.keep).resolve())) for m in methods
+    ]
     print(
         f"  {'':<6}{'lr':>7}{'trainable':>11}{'saved MB':>10}{'base MB':>9}{'train s':>9}{'CPU s':>8}"
         f"{'train peak MB':>15}{'acc before':>12}{'acc after':>11}{'loss after':>12}"
     )
     for r in results:
+        ev_before, ev_after = r["before"], r["after"]
         print(
-            f"  {r['method']:<6}{r['learning_rate']:>7g}{r['trainable']:>11,}{r['saved_bytes'] / MB:>10.2f}"
-            f"{r['base_bytes'] / MB:>9.1f}{r['train_seconds']:>9.1f}{r['cpu_seconds']:>8.1f}"
-            f"{r['peak_bytes'] / MB:>15.0f}{r['before']:>12.1%}{r['after']:>11.1%}"
-            f"{r['after_loss']:>12.3f}"
+            f"  {r['method']:<6}{r['learning_rate']:>7g}{r['trainable_parameters']:>11,}"
+            f"{r['adapter_bytes'] / MB:>10.2f}{r['base_model_bytes'] / MB:>9.1f}"
+            f"{r['train_seconds']:>9.1f}{r['cpu_seconds']:>8.1f}"
+            f"{r['peak_memory_bytes'] / MB:>15.0f}{ev_before['accuracy']:>12.1%}"
+            f"{ev_after['accuracy']:>11.1%}{ev_after['loss']:>12.3f}"
         )
     print(f"  ({load_average()} at end)")
 
