@@ -54,18 +54,24 @@ def comparison_figure(rows: tuple) -> go.Figure:
             col=col + 1,
         )
         if log:
-            fig.update_yaxes(type="log", row=row + 1, col=col + 1)
+            fig.update_yaxes(type="log", dtick=1, row=row + 1, col=col + 1)
         if key.startswith("accuracy"):
             fig.update_yaxes(range=[0, 1], tickformat=".0%", row=row + 1, col=col + 1)
     base = next((r["base_model_bytes"] for r in rows if r["base_model_bytes"]), None)
     if base:  # the full model's size, for the adapters to be measured against
-        fig.add_hline(
-            y=base / 2**20,
-            line_dash="dash",
+        fig.add_trace(  # a line trace, not add_hline: shapes on a log axis take log10 units
+            go.Scatter(
+                x=x,
+                y=[base / 2**20] * len(x),
+                mode="lines",
+                line_dash="dash",
+                line_color="gray",
+                name="full model",
+                showlegend=False,
+                hovertemplate="the full model: %{y:.1f} MB<extra></extra>",
+            ),
             row=1,
             col=2,
-            annotation_text="full model",
-            annotation_position="bottom right",
         )
     fig.update_annotations(font_size=18)
     return style_fig(fig, height=640)
@@ -124,5 +130,6 @@ def comparison(runs: list[dict]) -> None:
             "accuracy after": percent,
             "of the full model": percent,
             "training s": st.column_config.NumberColumn(format="%.1f"),
+            "trainable parameters": st.column_config.NumberColumn(format="localized"),
         },
     )

@@ -317,6 +317,7 @@ def test_comparison_shows_finished_runs_on_the_same_data_and_steps(tmp_path):
     assert bars[0]["y"] == [22_700_000, 1635]  # trainable parameters, per run
     assert bars[1]["y"] == pytest.approx([4.0, 8 / 1024])  # MB saved
     assert bars[5]["y"] == [0.93, 0.9]
+    assert bars[6]["name"] == "full model" and bars[6]["y"] == [4.0, 4.0]  # the base's MB
 
     at.selectbox(key="ft_cls_compare").set_value(1).run()
     assert list(at.dataframe[0].value["run"]) == ["20260101-000000-aaaa"]
