@@ -94,7 +94,7 @@ def worker(method: str, steps: int | None, keep: str | None) -> dict:
             run_dir / "adapter",
             model_path,
             steps=trainer.state.global_step,
-            tokens_trained=trainer.tokens_seen,
+            tokens_trained=trainer.state.num_input_tokens_seen,
             cpu_seconds=round(cpu, 3),
         )
         write_json_atomic(run_dir / "config.json", {**config.to_json(), "task": "classify"})

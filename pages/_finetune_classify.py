@@ -220,6 +220,7 @@ def settings_form(uploads: list[str], save: Callable | None = None) -> dict:
         help="Draws the untrained head, the LoRA initialisation and the data order.",
     )
     return dict(
+        task="classify",
         model=model,
         method=method,
         dataset=dataset,

@@ -219,3 +219,9 @@ def dataset_preview(name: str) -> None:
     st.caption(f"**{_dataset_label(name)}**: {n_train} training and {n_heldout} held-out "
                "examples; the first five:")
     st.dataframe(rows, hide_index=True, height=220)
+
+
+def run_record(run: runs.RunInfo) -> dict:
+    """A run as the classify views take it: ``{"run_id", "state", "config", "eval", "path"}``."""
+    return {"run_id": run.run_id, "state": run.state, "config": run.config, "eval": run.eval,
+            "path": str(run.path)}

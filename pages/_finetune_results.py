@@ -150,7 +150,7 @@ def results(run: runs.RunInfo) -> None:
                    f"{'on' if ev.get('gradient_checkpointing') else 'off'}.")
     if ev.get("samples"):
         st.dataframe(ev["samples"], hide_index=True)
-    if (run.path / "adapter").is_dir():
+    if (run.path / "adapter").is_dir() and run.config.get("task", "chat") == "chat":
         what = "fine-tuned model" if run.config.get("method") == "full" else "adapter"
         st.download_button(f"Download the {what} (zip)", partial(runs.zip_adapter, run.path),
                            file_name=f"adapter-{run.run_id}.zip", mime="application/zip",
@@ -172,7 +172,8 @@ def history(all_runs: list[runs.RunInfo]) -> None:
     """Past runs with their settings and final metrics; overlay the loss curves of some."""
     percent = st.column_config.NumberColumn(format="percent")
     st.dataframe([_summary(str(r.path), _stamp(r.path)) for r in all_runs], hide_index=True,
-                 column_config={"valid JSON": percent, "exact match": percent})
+                 column_config={"valid JSON": percent, "exact match": percent,
+                                "accuracy": percent})
     picked = st.multiselect("Overlay the loss curves of (pick two or more runs)",
                             [r.run_id for r in all_runs], key="ft_compare")
     curves = {run_id: runs.read_events(runs.runs_root() / run_id) for run_id in picked}

@@ -29,3 +29,12 @@ def tiny_model(tmp_path_factory) -> str:
     from tests.tiny_model import save_tiny_model
 
     return str(save_tiny_model(tmp_path_factory.mktemp("tiny-model")))
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory) -> str:
+    """A 2-layer BERT with hidden size 32 and random weights, with MiniLM's tokenizer
+    (tests/tiny_bert.py)."""
+    from tests.tiny_bert import save_tiny_bert
+
+    return save_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))

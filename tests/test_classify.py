@@ -10,6 +10,7 @@ import importlib.util
 import json
 import re
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,14 +19,19 @@ from core.finetune import FinetuneConfig
 from core.finetune.classify import (
     BUNDLED_LABELLED,
     CLASSIFY_DEFAULTS,
+    EVAL_KEYS,
+    METHOD_LEARNING_RATES,
     LabelledExample,
+    classify_settings,
     load_labelled_dataset,
+    load_tuned_classifier,
     parse_labelled_upload,
+    predict,
     split_labelled,
 )
 from core.finetune.data import DATASETS_DIR, parse_upload, split_examples
 from core.finetune.tables import read_rows
-from tests.tiny_bert import save_tiny_bert, write_tiny_rows
+from tests.tiny_bert import TINY_ROWS, write_tiny_rows
 
 
 def _script():
@@ -289,13 +295,6 @@ def test_defaults_are_a_valid_run_config_with_each_methods_learning_rate():
 # --- the model: a few steps of each method on a tiny random BERT -------------------------------
 
 
-@pytest.fixture(scope="session")
-def tiny_bert(tmp_path_factory):
-    """A 2-layer BERT with hidden size 32 and random weights, with MiniLM's tokenizer."""
-    pytest.importorskip("torch")
-    return save_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
-
-
 @pytest.fixture
 def tiny_data(tmp_path):
     return write_tiny_rows(tmp_path / "tiny.jsonl")
@@ -381,7 +380,7 @@ def test_each_method_trains_its_head_and_the_saved_classifier_predicts_the_same(
     trainer.train()
     assert trainer.state.global_step == 3
     # every step saw every example: 3 x the non-padding tokens of the training set
-    assert trainer.tokens_seen == 3 * sum(len(f["input_ids"]) for f in features)
+    assert trainer.state.num_input_tokens_seen == 3 * sum(len(f["input_ids"]) for f in features)
     model = trainer.model
     assert not torch.equal(_head(model).weight.detach(), head0)  # the head trained
     for name, param in model.named_parameters():
@@ -523,3 +522,43 @@ def test_eval_record_holds_the_keys_the_page_reads_and_sizes_from_disk(tmp_path)
     assert (row["accuracy_before"], row["accuracy_after"]) == (0.2, 0.9)
     chat = {"before": {"loss": 2.0}, "after": {"loss": 1.0, "valid_json": 0.5}}
     assert not compare_runs([{"run_id": "d", "state": "done", "config": config, "eval": chat}])
+
+
+def test_a_classify_run_through_the_run_core_writes_the_run_dir(tmp_path, tiny_bert, tiny_data):
+    """``train.run`` with ``task="classify"``: the phases, eval.json's keys, the adapter that
+    reloads with the labels it was trained on."""
+    from core.finetune.rundir import read_events, read_status
+    from core.finetune.train import run
+
+    settings = classify_settings(model=tiny_bert, dataset=tiny_data, max_steps=2, batch_size=4)
+    config = FinetuneConfig(**settings, output_dir=str(tmp_path / "run"))
+    assert run(config) == "done"
+    status = read_status(tmp_path / "run")
+    assert status["state"] == "done" and status["step"] == 2
+    assert [e["step"] for e in read_events(tmp_path / "run")] == [1, 2]
+    report = json.loads((tmp_path / "run" / "eval.json").read_text())
+    assert set(EVAL_KEYS) <= set(report) and "compute" in report
+    assert report["after"]["labels"] == sorted({label for _, label in TINY_ROWS})
+    assert report["trainable_parameters"] > 0 and report["adapter_bytes"] > 0
+    assert sum(map(sum, report["after"]["confusion"])) == report["after"]["n"]
+    base, tuned, tokenizer = load_tuned_classifier(tmp_path / "run")
+    assert set(predict(tuned, tokenizer, ["where is my parcel 3"])) <= set(report["after"]["labels"])
+
+
+def test_the_cli_takes_the_classify_defaults_under_the_given_flags(tmp_path, tiny_bert, tiny_data):
+    import subprocess
+    import sys
+
+    run_dir = tmp_path / "cli"
+    out = subprocess.run(
+        [sys.executable, "-m", "core.finetune", "--task", "classify", "--model", tiny_bert,
+         "--dataset", tiny_data, "--max-steps", "1", "--method", "full", "--output-dir",
+         str(run_dir)], cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True,
+        timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["task"] == "classify" and config["max_steps"] == 1
+    # not given: the classify defaults, and full fine-tuning's own learning rate
+    assert config["learning_rate"] == METHOD_LEARNING_RATES["full"]
+    assert config["target_modules"] == list(CLASSIFY_DEFAULTS["target_modules"])
+    assert config["max_length"] == CLASSIFY_DEFAULTS["max_length"]

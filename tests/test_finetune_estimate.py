@@ -12,6 +12,7 @@ from core.params import ARCHITECTURES
 SMOL = ARCHITECTURES["SmolLM2-135M"]
 CPU = {"cpu": "test", "capability": "AVX2", "native_bf16": False, "threads": 2, "gpu": None,
        "gpu_bf16": False, "runtime_bytes": 400 * 2**20,
+       "layer_footprint": {"qlora": 1.9, "lora": 1.85, "full": 1.2},
        "timings": {k: {"float32": 0.03, "bfloat16": 1.5} for k in ("nf4", "dense")}}
 GPU = {**CPU, "gpu": "NVIDIA A100", "gpu_bf16": True, "timings": {}}
 
@@ -28,11 +29,14 @@ def test_cpu_estimate_is_the_textbook_for_the_real_plan_plus_the_process(method)
                                     "adamw", False, "fp32")  # float32, no checkpointing, AdamW
     parts = est.components
     assert list(parts) == ["Python and libraries", "weights", "gradients", "optimizer",
-                           "activations", "loss backward"]
+                           "activations", "layer temporaries", "loss backward"]
     assert parts["Python and libraries"] == 400 * 2**20
     for key in ("weights", "gradients", "optimizer", "activations"):
         assert parts[key] == getattr(book, key)
     assert parts["loss backward"] == 2 * 8 * 90 * 49152 * 4  # two float32 (b, s, V) tensors
+    # the layers' share of the activations (all but the loss's b*s*V*(4+4)), times 0.9 / 0.85 / 0.2
+    layers = book.activations - 8 * 90 * 49152 * 8
+    assert parts["layer temporaries"] == round((CPU["layer_footprint"][method] - 1) * layers)
     assert est.total == sum(parts.values()) and est.textbook_total == book.total
     assert (est.compute_dtype, est.gradient_checkpointing, est.optimizer) == ("float32", False,
                                                                              "adamw")

@@ -15,7 +15,7 @@ import secrets
 import time
 from dataclasses import asdict, dataclass, field, fields
 
-TASKS = ("chat",)
+TASKS = ("chat", "classify")
 METHODS = ("qlora", "lora", "full")
 COMPUTE_DTYPES = ("auto", "float32", "bfloat16")
 ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -78,7 +78,9 @@ class FinetuneConfig:
 
 
 FIELD_HELP = {
-    "task": "chat: a chat model learns prompt -> response pairs",
+    "task": "chat: a chat model learns prompt -> response pairs; classify: a BERT-family "
+            "encoder with a fresh head learns text -> label (then the other settings default "
+            "to core.finetune.classify.CLASSIFY_DEFAULTS: minilm-l6 on intents)",
     "model": "bundled model name (smollm2-135m-instruct), a local model folder, or a hub id",
     "method": "qlora (4-bit NF4 base + LoRA), lora (full-precision base + LoRA) or full "
               "(every weight trains)",

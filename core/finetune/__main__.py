@@ -17,11 +17,14 @@ from core.finetune.rundir import claim, now_iso, write_json_atomic
 DEFAULT_DIR = "runs/<UTC time>-<random>"
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(defaults: bool = True) -> argparse.ArgumentParser:
+    """The CLI's flags; ``defaults=False`` leaves out every flag not given (to tell which
+    settings a person chose)."""
     p = argparse.ArgumentParser(
         prog="python -m core.finetune",
-        description="Fine-tune a chat model with QLoRA, LoRA or full fine-tuning, evaluate it "
-                    "on the held-out split before and after, and write a run directory.",
+        description="Fine-tune a chat model (or, with --task classify, a BERT-family text "
+                    "classifier) with QLoRA, LoRA or full fine-tuning, evaluate it on the "
+                    "held-out split before and after, and write a run directory.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     for f in fields(FinetuneConfig):
         default = f.default if f.default is not MISSING else None
@@ -31,17 +34,35 @@ def parser() -> argparse.ArgumentParser:
             kind, default = str, DEFAULT_DIR
         else:
             kind = type(default)
-        p.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=kind, default=default,
+        p.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=kind,
+                       default=default if defaults else argparse.SUPPRESS,
                        help=FIELD_HELP[f.name])
     return p
+
+
+def settings(argv: list[str] | None) -> dict:
+    """The run's settings from the flags: the chat task's defaults, or for ``--task
+    classify`` the classify defaults (``classify_settings``: MiniLM on intents, each method's
+    learning rate) under the flags that were given."""
+    args = vars(parser().parse_args(argv))
+    if args["output_dir"] == DEFAULT_DIR:
+        del args["output_dir"]
+    if args["task"] != "classify":
+        return args
+    from core.finetune.classify import CLASSIFY_DEFAULTS, classify_settings
+
+    given = vars(parser(defaults=False).parse_args(argv))
+    chosen = {k: v for k, v in given.items() if k in CLASSIFY_DEFAULTS}
+    try:
+        return {**args, **classify_settings(**chosen)}
+    except ValueError as error:
+        parser().error(str(error))
 
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     p = parser()
-    args = vars(p.parse_args(argv))
-    if args["output_dir"] == DEFAULT_DIR:
-        del args["output_dir"]
+    args = settings(argv)
     try:
         config = FinetuneConfig(**args)
     except ValueError as error:

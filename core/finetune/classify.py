@@ -54,6 +54,7 @@ EVAL_BATCH = 64
 # CPU (bench/bench_classify.py prints the figures): held-out accuracy about 1/6 before (the
 # untrained head), about 0.95 after 30 steps, in well under 120 s of training.
 CLASSIFY_DEFAULTS = {
+    "task": "classify",
     "model": "minilm-l6",
     "method": "lora",
     "dataset": "intents",
@@ -213,11 +214,13 @@ def _check_method(method: str) -> None:
         )
 
 
-def load_classifier_base(model_path: str, method: str, labels, seed: int = 0):
+def load_classifier_base(model_path: str, method: str, labels, seed: int = 0,
+                         compute_dtype: str = "float32"):
     """The encoder with a fresh head for ``labels`` (``num_labels``, ``id2label``,
     ``label2id`` in that order), its head drawn after ``torch.manual_seed(seed)``.
     ``qlora``: the encoder's linear layers as bitsandbytes 4-bit NF4 with double quantization
-    (compute dtype as ``core.finetune.train.compute_dtype``), the head a float32 ``nn.Linear``."""
+    computing in ``compute_dtype`` (the run's plan, ``core.finetune.device.plan``), the head a
+    float32 ``nn.Linear``."""
     import torch
     from transformers import AutoModelForSequenceClassification, BitsAndBytesConfig
 
@@ -227,13 +230,11 @@ def load_classifier_base(model_path: str, method: str, labels, seed: int = 0):
         raise ValueError(f"labels should be at least 2 distinct class names, got {labels!r}")
     kwargs = {}
     if method == "qlora":
-        from core.finetune.train import compute_dtype
-
         kwargs["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True,
             bnb_4bit_quant_type="nf4",
             bnb_4bit_use_double_quant=True,
-            bnb_4bit_compute_dtype=compute_dtype("qlora"),
+            bnb_4bit_compute_dtype=getattr(torch, compute_dtype),
             llm_int8_skip_modules=["classifier"],
         )  # the head stays an nn.Linear: it trains
     torch.manual_seed(seed)  # the untrained head: "before" is this model
@@ -243,6 +244,7 @@ def load_classifier_base(model_path: str, method: str, labels, seed: int = 0):
         id2label=dict(enumerate(labels)),
         label2id={label: i for i, label in enumerate(labels)},
         dtype=torch.float32,
+        use_safetensors=True,
         **kwargs,
     )
     if method == "qlora":
@@ -275,11 +277,13 @@ def prepare_classifier(
     dropout: float = 0.0,
     target_modules=("query", "key", "value"),
     seed: int = 0,
+    how=None,
 ):
     """``(model, tokenizer)`` ready to train: ``full`` the model itself (every weight
     trainable); ``lora`` a peft model over the float32 encoder; ``qlora`` a peft model over
     the 4-bit encoder (``prepare_model_for_kbit_training``: base frozen, norms in float32,
-    gradient checkpointing as ``core.finetune.train.uses_gradient_checkpointing``).
+    gradient checkpointing and compute dtype as the run's plan ``how`` says, default
+    ``core.finetune.device.plan(method)``).
     The head comes from ``seed`` and so does the LoRA initialisation (A Kaiming-uniform)."""
     import torch
     from transformers import AutoTokenizer
@@ -292,19 +296,21 @@ def prepare_classifier(
                 f"target_modules should be module names such as {list(CLASSIFY_TARGETS)}, "
                 f"but the value passed is {target_modules!r}"
             )
+    if how is None:
+        from core.finetune.device import plan
+
+        how = plan(method)
     tokenizer = AutoTokenizer.from_pretrained(model_path)
-    model = load_classifier_base(model_path, method, labels, seed)
+    model = load_classifier_base(model_path, method, labels, seed, how.compute.dtype)
     if method == "full":
         model.train()
         return model, tokenizer
     from peft import get_peft_model, prepare_model_for_kbit_training
 
     if method == "qlora":
-        from core.finetune.train import uses_gradient_checkpointing
-
         model = prepare_model_for_kbit_training(
             model,
-            use_gradient_checkpointing=uses_gradient_checkpointing("qlora"),
+            use_gradient_checkpointing=how.gradient_checkpointing,
             gradient_checkpointing_kwargs={"use_reentrant": False},
         )
     torch.manual_seed(seed)
@@ -349,26 +355,20 @@ def collator(tokenizer):
 
 
 def make_classify_trainer(
-    model, tokenizer, config, features: list[dict], scratch_dir: str, callbacks=()
+    model, tokenizer, config, features: list[dict], scratch_dir: str, callbacks=(), how=None
 ):
     """A transformers ``Trainer`` over the encoded ``features``, with the chat task's
     settings (``core.finetune.train.training_arguments``: AdamW, linear decay after a 10%
     warm-up, no checkpoints, a log line every step). ``config`` is a ``FinetuneConfig`` (its
-    method, learning_rate, max_steps, batch_size, seed). ``trainer.tokens_seen`` counts the
-    non-padding tokens trained on (Trainer's ``include_num_input_tokens_seen``), as the run
+    method, learning_rate, max_steps, batch_size, seed). ``trainer.state.num_input_tokens_seen``
+    counts the non-padding tokens trained on, as the run
     directory's progress callback expects."""
     from transformers import Trainer
 
-    from core.finetune.train import training_arguments
+    from core.finetune.train import run_plan, training_arguments
 
-    class ClassifyTrainer(Trainer):
-        @property
-        def tokens_seen(self) -> int:
-            return int(self.state.num_input_tokens_seen)
-
-    args = training_arguments(config, scratch_dir)
-    args.include_num_input_tokens_seen = "non_padding"
-    return ClassifyTrainer(
+    args = training_arguments(config, scratch_dir, how or run_plan(config))
+    return Trainer(
         model=model,
         args=args,
         train_dataset=features,
@@ -496,6 +496,7 @@ def load_tuned_classifier(run_dir: Path | str):
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from core.finetune import FinetuneConfig
+    from core.finetune.rundir import read_json
     from core.models import resolve_model
 
     run_dir = Path(run_dir)
@@ -510,14 +511,18 @@ def load_tuned_classifier(run_dir: Path | str):
         raise ValueError(f"Run {run_dir.name!r} has no saved classifier (yet)") from None
     model_path = resolve_model(config.model)
     tokenizer = AutoTokenizer.from_pretrained(adapter)
-    base = load_classifier_base(model_path, config.method, labels, config.seed).eval()
+    recorded = ((read_json(run_dir / "eval.json") or {}).get("compute") or {}).get("dtype")
+    dtype = recorded or "float32"
+    base = load_classifier_base(model_path, config.method, labels, config.seed, dtype).eval()
     if config.method == "full":
-        tuned = AutoModelForSequenceClassification.from_pretrained(adapter, dtype=torch.float32)
+        tuned = AutoModelForSequenceClassification.from_pretrained(
+            adapter, dtype=torch.float32, use_safetensors=True
+        )
     else:
         from peft import PeftModel
 
         tuned = PeftModel.from_pretrained(
-            load_classifier_base(model_path, config.method, labels, config.seed), adapter
+            load_classifier_base(model_path, config.method, labels, config.seed, dtype), adapter
         )
     return base, tuned.eval(), tokenizer
 

@@ -17,17 +17,16 @@ data before any model is loaded).
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.finetune.tables import UPLOAD_SUFFIXES, read_rows
+
 DATASETS_DIR = Path(__file__).resolve().parents[2] / "assets" / "datasets"
 BUNDLED_DATASETS = ("orders", "course-qa")
 _KINDS = {"orders": "orders", "course-qa": "qa"}
-UPLOAD_SUFFIXES = (".jsonl", ".csv")
 COLUMNS = ("prompt", "response")
 ORDER_KEYS = ("item", "quantity", "color", "destination")
 
@@ -87,7 +86,8 @@ def load_dataset(name_or_path: str, heldout_fraction: float = 0.1, seed: int = 0
 def parse_upload(
     data: bytes, filename: str, max_bytes: int = 5_000_000, max_field_chars: int = 4000
 ) -> list[Example]:
-    """Validate and read a JSONL or CSV file of prompt/response pairs (chosen by the suffix).
+    """Validate and read a JSONL or CSV file of prompt/response pairs (chosen by the suffix),
+    with ``core.finetune.tables.read_rows`` and the columns ``prompt`` and ``response``.
 
     JSONL: every non-blank line is a JSON object with exactly the keys "prompt" and
     "response", both non-empty strings. CSV: a header row naming exactly the columns
@@ -100,109 +100,8 @@ def parse_upload(
     line or CSV row, wrong columns, a missing, non-text or empty field, a field longer than
     ``max_field_chars`` characters, or a file holding no example.
     """
-    if max_bytes <= 0 or max_field_chars <= 0:
-        raise ValueError(
-            f"max_bytes and max_field_chars must be positive, got {max_bytes} and {max_field_chars}"
-        )
-    suffix = Path(filename).suffix.lower()
-    if suffix not in UPLOAD_SUFFIXES:
-        raise ValueError(
-            f"unsupported file type {suffix or '(none)'!r}; expected a .jsonl or .csv file"
-        )
-    if not data:
-        raise ValueError("the file is empty; expected prompt/response examples")
-    if len(data) > max_bytes:
-        raise ValueError(f"the file is {len(data):,} bytes; the limit is {max_bytes:,} bytes")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        line = data[: err.start].count(b"\n") + 1
-        raise ValueError(
-            f"line {line}: not UTF-8 text (byte 0x{data[err.start]:02x}); save the file as UTF-8"
-        ) from None
-    rows = _jsonl_rows(text) if suffix == ".jsonl" else _csv_rows(text)
-    examples = [_example(row, line, max_field_chars) for line, row in rows]
-    if not examples:
-        raise ValueError("no examples found; expected at least one prompt/response pair")
-    return examples
-
-
-def _jsonl_rows(text: str):
-    """Yield (line number, dict) for each non-blank line."""
-    for line, raw in enumerate(text.split("\n"), start=1):
-        if not raw.strip():
-            continue
-        try:
-            row = json.loads(raw)
-        except json.JSONDecodeError as err:
-            raise ValueError(
-                f"line {line}: malformed JSON ({err.msg}, column {err.colno})"
-            ) from None
-        if not isinstance(row, dict):
-            raise ValueError(
-                f'line {line}: expected a JSON object with "prompt" and "response", '
-                f"got a {type(row).__name__}"
-            )
-        _check_columns(list(row), line, "keys")
-        yield line, row
-
-
-def _csv_rows(text: str):
-    """Yield (line number where the row starts, dict) for each non-blank CSV row."""
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    header = None
-    line = 1  # the line the next row starts on
-    while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as err:
-            if "field larger than field limit" in str(err):  # the csv module's own cap
-                raise ValueError(
-                    f"line {line}: a value is longer than {csv.field_size_limit():,} characters"
-                ) from None
-            raise ValueError(f"line {line}: malformed CSV ({err})") from None
-        start, line = line, reader.line_num + 1
-        if not any(cell.strip() for cell in cells):
-            continue
-        if header is None:
-            header = [cell.strip().lower() for cell in cells]
-            _check_columns(header, start, "columns")
-            continue
-        if len(cells) != len(header):
-            raise ValueError(
-                f"line {start}: expected {len(header)} values ({', '.join(header)}), "
-                f"found {len(cells)}"
-            )
-        yield start, dict(zip(header, cells, strict=True))
-
-
-def _check_columns(names: list[str], line: int, what: str) -> None:
-    missing = [c for c in COLUMNS if c not in names]
-    extra = [n for n in names if n not in COLUMNS]
-    if missing or extra or len(names) != len(COLUMNS):
-        found = ", ".join(repr(n) for n in names) or "none"
-        problem = f"missing {', '.join(repr(c) for c in missing)}" if missing else "wrong " + what
-        raise ValueError(
-            f"line {line}: {problem}; expected exactly the {what} 'prompt' and "
-            f"'response', found {found}"
-        )
-
-
-def _example(row: dict, line: int, max_field_chars: int) -> Example:
-    for column in COLUMNS:
-        value = row[column]
-        if not isinstance(value, str):
-            raise ValueError(f'line {line}: "{column}" must be text, got {json.dumps(value)[:40]}')
-        if not value.strip():
-            raise ValueError(f'line {line}: "{column}" is empty')
-        if len(value) > max_field_chars:
-            raise ValueError(
-                f'line {line}: "{column}" is {len(value):,} characters long; '
-                f"the limit is {max_field_chars:,}"
-            )
-    return Example(row["prompt"], row["response"])
+    rows = read_rows(data, filename, COLUMNS, max_bytes, max_field_chars)
+    return [Example(row["prompt"], row["response"]) for _, row in rows]
 
 
 def split_examples(

@@ -147,17 +147,22 @@ def _time_pair(steps: dict, budget: float = PROBE_SECONDS) -> dict[str, float]:
     return {name: sorted(t)[len(t) // 2] for name, t in times.items()}
 
 
-def _block(kernel: str, dtype):
-    """What one training step runs, cut down: two decoder layers of SmolLM2-135M's shape
-    (``PROBE_LAYER``, random weights, a small vocabulary) with LoRA adapters (peft, r=16) on
-    every projection, over frozen projections that are 4-bit NF4 layers (``nf4``, as QLoRA)
-    or plain ones in ``dtype`` (``dense``, as LoRA). Returns ``(model, batch)``."""
+def _block(kernel: str, dtype, layers: int = 2):
+    """What one training step runs, cut down: ``layers`` decoder layers of SmolLM2-135M's
+    shape (``PROBE_LAYER``, random weights, a small vocabulary) with LoRA adapters (peft,
+    r=16) on every projection, over frozen projections that are 4-bit NF4 layers (``nf4``,
+    as QLoRA) or plain ones in ``dtype`` (``dense``, as LoRA); ``full``: every weight
+    trainable, no adapters. Returns ``(model, batch)``."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
-    model = LlamaForCausalLM(LlamaConfig(**PROBE_LAYER))
+    model = LlamaForCausalLM(LlamaConfig(**{**PROBE_LAYER, "num_hidden_layers": layers}))
+    batch_size, seq_len = PROBE_TOKENS
+    ids = torch.randint(0, PROBE_LAYER["vocab_size"], (batch_size, seq_len))
+    if kernel == "full":
+        return model.to(dtype).train(), {"input_ids": ids, "labels": ids}
     if kernel == "nf4":
         import bitsandbytes as bnb
 
@@ -177,9 +182,57 @@ def _block(kernel: str, dtype):
     else:
         model = model.to(dtype)
     model = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, target_modules="all-linear"))
-    batch_size, seq_len = PROBE_TOKENS
-    ids = torch.randint(0, PROBE_LAYER["vocab_size"], (batch_size, seq_len))
     return model, {"input_ids": ids, "labels": ids}
+
+
+FOOTPRINT_LAYERS = 6
+
+
+def layer_footprint(method: str, dtype: str) -> float:
+    """How much resident memory one decoder layer's forward really adds on this machine,
+    as a multiple of what ``core.memory.layer_activation_bytes`` says autograd saves.
+
+    Besides the saved tensors, each layer's forward makes temporaries (casts, the rotary
+    embedding's products, the adapters' intermediate sums) that are freed again, but the C
+    allocator keeps their memory for reuse and later tensors do not fit its holes exactly.
+    Measured in this process (call it in a fresh one, ``--footprint``): the first forward
+    pass of a ``FOOTPRINT_LAYERS``-layer block, the process's resident memory read after
+    every layer; the mean growth of layers 2.. over the textbook bytes."""
+    import psutil
+    import torch
+    from transformers import LlamaConfig
+
+    from core.memory import layer_activation_bytes
+    from core.params import arch_from_hf_config
+
+    kernel = "full" if method == "full" else KERNELS[method]
+    model, batch = _block(kernel, getattr(torch, dtype), layers=FOOTPRINT_LAYERS)
+    decoder = model.model if kernel == "full" else model.base_model.model.model
+    me, rss = psutil.Process(), []
+    for layer in decoder.layers:
+        layer.register_forward_hook(lambda *_: rss.append(me.memory_info().rss))
+    model(**batch)
+    growth = [b - a for a, b in zip(rss[1:], rss[2:], strict=False)]
+    arch = arch_from_hf_config(LlamaConfig(**{**PROBE_LAYER, "num_hidden_layers": FOOTPRINT_LAYERS}))
+    batch_size, seq_len = PROBE_TOKENS
+    dtype_name = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}[dtype]
+    targets = None if method == "full" else ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
+                                             "up_proj", "down_proj")
+    book = batch_size * seq_len * layer_activation_bytes(arch, seq_len, dtype_name, "sdpa",
+                                                         targets, 16)
+    return round(sum(growth) / len(growth) / book, 3)
+
+
+def _footprint_in_subprocess(method: str, dtype: str) -> float:
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-m", "core.finetune.device", "--footprint", method,
+                          dtype], capture_output=True, text=True, timeout=600,
+                         cwd=Path(__file__).resolve().parents[2])
+    try:
+        return float(out.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        raise RuntimeError(f"The memory probe failed: {out.stderr.strip()[-500:]}") from None
 
 
 def probe_kernel(kernel: str) -> dict[str, float]:
@@ -224,17 +277,23 @@ def _cache_file() -> Path:
 
 
 def measure() -> dict:
-    """Probe this machine now (a few seconds): ``{"cpu", "capability", "native_bf16",
-    "threads", "gpu", "gpu_bf16", "timings": {kernel: {dtype: s}}, "runtime_bytes"}``."""
+    """Probe this machine now (10-30 s): ``{"cpu", "capability", "native_bf16", "threads",
+    "gpu", "gpu_bf16", "timings": {kernel: {dtype: s}}, "runtime_bytes",
+    "layer_footprint": {method: x}}`` (see ``layer_footprint``; none on a GPU)."""
     import torch
 
     gpu = torch.cuda.is_available()
-    return {"cpu": cpu_name(), "capability": capability(), "native_bf16": native_bf16(),
-            "threads": torch.get_num_threads(),
-            "gpu": torch.cuda.get_device_name() if gpu else None,
-            "gpu_bf16": bool(gpu and torch.cuda.is_bf16_supported()),
-            "timings": {} if gpu else {k: probe_kernel(k) for k in ("nf4", "dense")},
-            "runtime_bytes": runtime_bytes()}
+    result = {"cpu": cpu_name(), "capability": capability(), "native_bf16": native_bf16(),
+              "threads": torch.get_num_threads(),
+              "gpu": torch.cuda.get_device_name() if gpu else None,
+              "gpu_bf16": bool(gpu and torch.cuda.is_bf16_supported()),
+              "timings": {} if gpu else {k: probe_kernel(k) for k in ("nf4", "dense")},
+              "runtime_bytes": runtime_bytes(), "layer_footprint": {}}
+    if not gpu:  # each in a fresh process: an allocator that served other work would hide it
+        for method in KERNELS:
+            dtype = choose(method, "auto", result).dtype
+            result["layer_footprint"][method] = _footprint_in_subprocess(method, dtype)
+    return result
 
 
 def profile(refresh: bool = False) -> dict:
@@ -245,7 +304,7 @@ def profile(refresh: bool = False) -> dict:
             cached = json.loads(path.read_text())
         except (OSError, ValueError):
             cached = None
-        if isinstance(cached, dict) and "runtime_bytes" in cached:
+        if isinstance(cached, dict) and "layer_footprint" in cached:
             return cached
     result = measure()
     try:
@@ -331,6 +390,9 @@ def main() -> int:
     """``--json``: the profile as one line (for ``profile_in_subprocess``); ``--refresh``:
     probe again; otherwise the profile and each method's choice, for a person."""
     args = sys.argv[1:]
+    if args[:1] == ["--footprint"]:
+        print(layer_footprint(args[1], args[2]))
+        return 0
     result = profile(refresh="--refresh" in args)
     if "--json" in args:
         print(json.dumps(result))

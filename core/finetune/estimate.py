@@ -10,8 +10,11 @@ adds to it:
 - on a GPU: the lesson's overhead (CUDA context + allocator slack), as the textbook has it;
 - on a CPU there is no CUDA context. Instead the process itself - Python with torch,
   transformers, peft and bitsandbytes imported - is resident memory too, measured once on
-  this machine (``device.runtime_bytes``). And the backward pass of the loss holds, for a
-  moment, the gradients of the log-probabilities and of the logits: two more
+  this machine (``device.runtime_bytes``). Each decoder layer's forward leaves more than the
+  tensors autograd saves: temporaries whose memory the C allocator keeps for reuse, measured
+  once on a few layers of the same shape (``device.layer_footprint``, a multiple of the
+  textbook's per-layer bytes). And the backward pass of the loss holds, for a moment, the
+  gradients of the log-probabilities and of the logits: two more
   ``(batch, length, vocabulary)`` float32 tensors beside the saved activations, which a GPU
   estimate folds into its slack.
 
@@ -62,11 +65,12 @@ def estimate_run_memory(config: FinetuneConfig, arch=None, seq_len: int | None =
     config.json). ``seq_len``: the longest training example in tokens; default
     ``config.max_length``, the most a batch can hold (the run records its real one).
 
-    CPU: runtime + weights + gradients + optimizer + activations + loss backward, where
-    loss backward = 2 * b * s * V * 4 bytes. GPU: the textbook total (with its overhead).
+    CPU: runtime + weights + gradients + optimizer + activations + layer temporaries + loss
+    backward, where layer temporaries = (footprint - 1) * (activations - logits) and loss
+    backward = 2 * b * s * V * 4 bytes. GPU: the textbook total (with its overhead).
     """
     from core.finetune.device import plan, profile
-    from core.memory import BYTES, estimate_training_memory
+    from core.memory import BYTES, estimate_training_memory, logits_bytes
 
     machine = profile() if machine is None else machine
     if arch is None:
@@ -88,14 +92,21 @@ def estimate_run_memory(config: FinetuneConfig, arch=None, seq_len: int | None =
         components = parts
     else:
         loss_backward = 2 * config.batch_size * seq_len * arch.vocab_size * BYTES["fp32"]
+        layers = parts["activations"] - logits_bytes(arch, config.batch_size, seq_len, dtype)
+        footprint = float(machine["layer_footprint"][config.method])
+        temporaries = round(max(footprint - 1, 0) * layers)
         components = {"Python and libraries": int(machine["runtime_bytes"]),
                       "weights": parts["weights"], "gradients": parts["gradients"],
                       "optimizer": parts["optimizer"], "activations": parts["activations"],
-                      "loss backward": loss_backward}
+                      "layer temporaries": temporaries, "loss backward": loss_backward}
         notes += [
             "No CUDA context on a CPU: instead of the lesson's 512 MB overhead, the Python "
             "process with torch, transformers, peft and bitsandbytes loaded, measured on this "
             f"machine: {machine['runtime_bytes'] / 2**20:,.0f} MB.",
+            "Each layer's forward also leaves temporaries whose memory the C allocator keeps "
+            f"for reuse: measured on this machine, a layer of this shape holds {footprint:.2f}x "
+            f"what autograd saves ({temporaries / 2**20:,.0f} MB more over {arch.num_layers} "
+            "layers).",
             "The loss's backward pass briefly holds the gradients of the log-probabilities "
             f"and the logits: 2 x {config.batch_size} x {seq_len} x {arch.vocab_size:,} "
             f"float32 values = {loss_backward / 2**20:,.0f} MB.",

@@ -56,6 +56,7 @@ UPLOADS = "uploads"
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")  # a run folder's name, never a path
 # The FinetuneConfig fields the page may set, in the order the CLI documents them.
 SETTINGS = (
+    "task",
     "model",
     "method",
     "dataset",
@@ -189,6 +190,7 @@ def summary(run: RunInfo) -> dict:
         **{
             key: config.get(key)
             for key in (
+                "task",
                 "method",
                 "dataset",
                 "r",
@@ -204,6 +206,7 @@ def summary(run: RunInfo) -> dict:
         "held-out loss": after.get("loss"),
         "valid JSON": after.get("valid_json"),
         "exact match": after.get("exact_match"),
+        "accuracy": after.get("accuracy"),
     }
 
 
@@ -337,18 +340,31 @@ def zip_adapter(run_dir: Path | str) -> bytes:
     return buffer.getvalue()
 
 
-def save_upload(data: bytes, filename: str, root: Path | str | None = None) -> tuple[Path, list]:
-    """Validate an uploaded JSONL/CSV file (``core.finetune.data.parse_upload``, which raises
-    ValueError naming the bad line) and save it under ``<runs root>/uploads/`` so the CLI
-    can read it. Returns (saved path, parsed examples)."""
-    from core.finetune.data import parse_upload
+def _upload_folder(root: Path | str | None, task: str) -> Path:
+    """Where a task's uploads live: ``uploads/`` (prompt/response pairs for chat) and
+    ``uploads/classify/`` (text/label rows): each task lists only files it can read."""
+    folder = _root(root) / UPLOADS
+    return folder / "classify" if task == "classify" else folder
 
-    examples = parse_upload(data, filename)
+
+def save_upload(data: bytes, filename: str, root: Path | str | None = None,
+                task: str = "chat") -> tuple[Path, list]:
+    """Validate an uploaded JSONL/CSV file (``core.finetune.data.parse_upload`` for chat,
+    ``core.finetune.classify.parse_labelled_upload`` for classify; both raise ValueError
+    naming the bad line) and save it under the task's upload folder so the CLI can read it.
+    The saved name keeps only letters, digits, ``_ . -`` of the uploaded one, so it cannot
+    leave that folder. Returns (saved path, parsed examples)."""
+    if task == "classify":
+        from core.finetune.classify import parse_labelled_upload as parse
+    else:
+        from core.finetune.data import parse_upload as parse
+
+    examples = parse(data, filename)
     stem, suffix = Path(filename).stem, Path(filename).suffix.lower()
     if suffix not in (".jsonl", ".csv"):
         raise ValueError(f"Upload {filename!r} must end in .jsonl or .csv")
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", stem).strip(".-") or "upload"
-    folder = _root(root) / UPLOADS
+    folder = _upload_folder(root, task)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{stem}{suffix}"
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=folder)
@@ -358,8 +374,8 @@ def save_upload(data: bytes, filename: str, root: Path | str | None = None) -> t
     return path, examples
 
 
-def list_uploads(root: Path | str | None = None) -> list[Path]:
-    folder = _root(root) / UPLOADS
+def list_uploads(root: Path | str | None = None, task: str = "chat") -> list[Path]:
+    folder = _upload_folder(root, task)
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.iterdir() if p.suffix in (".jsonl", ".csv"))
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in (".jsonl", ".csv"))

@@ -508,7 +508,8 @@ class Phases:
 
 @dataclass
 class Loaded:
-    """What the load phase gives the others."""
+    """What the load phase gives the others (for ``classify``: a labelled dataset, no
+    instruction, the features of ``core.finetune.classify.encode_labelled``)."""
 
     model: Any
     tokenizer: Any
@@ -527,11 +528,22 @@ class Loaded:
 
 
 def load(config: FinetuneConfig) -> Loaded:
+    how = run_plan(config)
+    if config.task == "classify":
+        from core.finetune import classify
+        from core.models import resolve_model
+
+        dataset = classify.load_labelled_dataset(config.dataset, seed=config.seed)
+        model, tokenizer = classify.prepare_classifier(
+            resolve_model(config.model), config.method, dataset.labels, config.r, config.alpha,
+            config.dropout, config.target_modules, config.seed, how)
+        features = classify.encode_labelled(tokenizer, dataset.train, dataset.labels,
+                                            config.max_length)
+        return Loaded(model, tokenizer, dataset, None, features, how)
     from core.finetune.data import load_dataset
 
     dataset = load_dataset(config.dataset, seed=config.seed)
     instruction = instruction_for(dataset.kind)
-    how = run_plan(config)
     model, tokenizer = prepare_model(config, how)
     features = encode_examples(tokenizer, dataset.train, instruction, config.max_length)
     return Loaded(model, tokenizer, dataset, instruction, features, how)
@@ -539,7 +551,12 @@ def load(config: FinetuneConfig) -> Loaded:
 
 def evaluate_loaded(run: Loaded, config: FinetuneConfig, base: bool = False):
     """Held-out metrics and answers of the model, or (``base``) of the base model: a LoRA
-    model with its adapter switched off (B starts at zero: the same numbers anyway)."""
+    model with its adapter switched off (B starts at zero: the same numbers anyway). A
+    classifier's ``before`` is its untrained head (no answers to show side by side)."""
+    if config.task == "classify":
+        from core.finetune.classify import evaluate_classifier
+
+        return evaluate_classifier(run.model, run.tokenizer, run.dataset, config.max_length), []
     if base and config.method != "full":
         with run.model.disable_adapter():
             return evaluate(run.model, run.tokenizer, run.dataset, run.instruction,
@@ -552,8 +569,12 @@ def train(run: Loaded, config: FinetuneConfig, files: RunWriter, scratch: str) -
     """Train with the progress callback; ``{"trainer", "seconds", "peak", "stopped"}``, the
     peak being the training phase's alone (GPU max allocated, else the process's peak RSS
     after loading and evaluating were handed back)."""
-    trainer = make_trainer(run.model, run.tokenizer, config, run.features, scratch,
-                           [progress_callback(files)], run.how)
+    if config.task == "classify":
+        from core.finetune.classify import make_classify_trainer as make
+    else:
+        make = make_trainer
+    trainer = make(run.model, run.tokenizer, config, run.features, scratch,
+                   [progress_callback(files)], how=run.how)
     if on_gpu():
         torch.cuda.reset_peak_memory_stats()
     reset_peak_rss()
@@ -567,7 +588,12 @@ def train(run: Loaded, config: FinetuneConfig, files: RunWriter, scratch: str) -
 
 
 def save(run: Loaded, config: FinetuneConfig, target: Path) -> None:
-    save_atomic(run.model, run.tokenizer, target)
+    if config.task == "classify":
+        from core.finetune.classify import save_classifier
+
+        save_classifier(run.model, run.tokenizer, run.dataset.labels, target)
+    else:
+        save_atomic(run.model, run.tokenizer, target)
     adapter_config = target / "adapter_config.json"
     if adapter_config.exists():  # name the base portably (see portable_base_name)
         from core.finetune.rundir import write_json_atomic
@@ -579,12 +605,25 @@ def save(run: Loaded, config: FinetuneConfig, target: Path) -> None:
 
 def report(run: Loaded, config: FinetuneConfig, before, after, trained: dict,
            phases: Phases) -> dict:
-    """``eval.json``: held-out metrics before and after, memory measured and estimated,
-    the compute choice, timings and a few answers side by side."""
-    from core.finetune.estimate import estimate_run_memory
-
+    """``eval.json``: held-out metrics before and after, memory measured (and for the chat
+    task estimated), the compute plan, timings, trainable parameters, and a few answers side
+    by side (chat) or the adapter's and the base model's sizes on disk (classify)."""
     trainer = trained["trainer"]
     (metrics_before, answers_before), (metrics_after, answers_after) = before, after
+    common = {
+        "compute": run.how.compute.to_json(), "gradient_checkpointing": run.how.gradient_checkpointing,
+        "optimizer": run.how.optimizer, "seq_len": run.seq_len, "phase_seconds": phases.seconds,
+        "steps": trainer.state.global_step, "tokens_trained": trainer.state.num_input_tokens_seen}
+    trainable = sum(p.numel() for p in run.model.parameters() if p.requires_grad)
+    if config.task == "classify":
+        from core.finetune.classify import eval_record
+        from core.models import resolve_model
+
+        return eval_record(metrics_before, metrics_after, trainable, trained["seconds"],
+                           trained["peak"], Path(config.output_dir) / "adapter",
+                           resolve_model(config.model), **common)
+    from core.finetune.estimate import estimate_run_memory
+
     samples = [{"prompt": e.prompt, "reference": e.response, "before": b, "after": a}
                for e, b, a in zip(run.dataset.heldout[:SAMPLES], answers_before, answers_after,
                                   strict=False)]
@@ -592,13 +631,8 @@ def report(run: Loaded, config: FinetuneConfig, before, after, trained: dict,
     return {
         "before": metrics_before, "after": metrics_after,
         "peak_memory_bytes": trained["peak"], "estimate_bytes": estimate.total,
-        "estimate": estimate.to_json(), "compute": run.how.compute.to_json(),
-        "gradient_checkpointing": run.how.gradient_checkpointing, "optimizer": run.how.optimizer,
-        "seq_len": run.seq_len,
-        "trainable_parameters": sum(p.numel() for p in run.model.parameters() if p.requires_grad),
-        "train_seconds": round(trained["seconds"], 3), "phase_seconds": phases.seconds,
-        "steps": trainer.state.global_step, "tokens_trained": trainer.state.num_input_tokens_seen,
-        "samples": samples}
+        "estimate": estimate.to_json(), "trainable_parameters": trainable,
+        "train_seconds": round(trained["seconds"], 3), **common, "samples": samples}
 
 
 def run(config: FinetuneConfig) -> str:

@@ -305,3 +305,35 @@ def test_a_tiny_real_run_starts_from_the_button_and_finishes(root, stop_leftover
     expected = [tuned.answer(prompt, base=True)[0], tuned.answer(prompt)[0]]
     assert shown == [answer or NO_ANSWER for answer in expected]
     assert list(at.session_state["_ft_answers"][2:]) == expected
+
+
+def test_the_classify_task_has_its_own_form_and_no_chat_model_check(root):
+    at = page(ft_task="classify")
+    assert not at.exception and not errors(at)
+    assert at.radio(key="ft_cls_method").value == "lora"
+    assert at.selectbox(key="ft_cls_dataset").value == "intents"
+    assert not at.button(key="ft_start").disabled
+    assert not [m for m in at.metric if m.label.startswith("Estimated training memory")]
+    at.file_uploader(key="ft_cls_upload").set_value(
+        ("bad.csv", b"text,label\nhello,\n", "text/plain")).run()
+    assert not at.exception and any("line 2" in e for e in errors(at))
+
+
+def test_a_tiny_classify_run_from_the_button_shows_accuracy_and_the_comparison(
+        root, stop_leftover_run, tiny_bert):
+    from tests.tiny_bert import TINY_ROWS
+
+    data = "\n".join(json.dumps({"text": t, "label": label}) for t, label in TINY_ROWS).encode()
+    at = page(ft_task="classify", ft_cls_steps="2", ft_cls_batch="4", ft_cls_model=tiny_bert)
+    at.file_uploader(key="ft_cls_upload").set_value(("tiny.jsonl", data, "text/plain")).run()
+    saved = root / "uploads" / "classify" / "tiny.jsonl"
+    assert at.selectbox(key="ft_cls_dataset").value == str(saved)
+    at.button(key="ft_start").click().run()
+    assert not at.exception and not errors(at)
+    run = wait_for_run(at)
+    assert run.state == "done", run.status
+    assert run.config["task"] == "classify" and run.config["model"] == tiny_bert
+    accuracy = f"{run.eval['after']['accuracy']:.1%}"
+    assert metric(at, "Held-out accuracy") == accuracy
+    assert any("LoRA against full" in h.value for h in at.header)
+    assert list(at.dataframe[-1].value["accuracy"]) == [run.eval["after"]["accuracy"]]
