@@ -39,8 +39,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.finetune.data import DATASETS_DIR, Example, split_examples
-from core.finetune.tables import UPLOAD_SUFFIXES, read_rows
+from core.finetune.data import Example, read_parts, split_examples
+from core.finetune.tables import read_rows
 
 BUNDLED_LABELLED = ("intents",)
 LABELLED_COLUMNS = ("text", "label")
@@ -166,32 +166,8 @@ def load_labelled_dataset(
     ignored), or a ``.jsonl``/``.csv`` file by path, read with ``parse_labelled_upload`` and
     split with ``split_labelled(examples, heldout_fraction, seed)``. Every class must keep at
     least one training example, else ValueError names it."""
-    if name_or_path in BUNDLED_LABELLED:
-        folder = DATASETS_DIR / name_or_path
-        train, heldout = (
-            tuple(
-                parse_labelled_upload(
-                    (folder / f"{part}.jsonl").read_bytes(), f"{name_or_path}/{part}.jsonl"
-                )
-            )
-            for part in ("train", "heldout")
-        )
-        name = name_or_path
-    else:
-        path = Path(name_or_path)
-        if path.suffix.lower() not in UPLOAD_SUFFIXES:
-            raise ValueError(
-                f"Unknown labelled dataset {name_or_path!r}: expected one of "
-                f"{list(BUNDLED_LABELLED)} or a path to a .jsonl or .csv file"
-            )
-        if not path.is_file():
-            raise ValueError(f"Dataset file {name_or_path!r} does not exist")
-        try:
-            examples = parse_labelled_upload(path.read_bytes(), path.name)
-        except ValueError as err:
-            raise ValueError(f"{path.name}: {err}") from None
-        train, heldout = split_labelled(examples, heldout_fraction, seed)
-        name = path.name
+    name, train, heldout = read_parts(name_or_path, BUNDLED_LABELLED, parse_labelled_upload,
+                                      split_labelled, heldout_fraction, seed, "labelled dataset")
     labels = tuple(sorted({e.label for e in train + heldout}))
     untrained = [label for label in labels if label not in {e.label for e in train}]
     if untrained:

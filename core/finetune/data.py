@@ -56,31 +56,38 @@ def load_dataset(name_or_path: str, heldout_fraction: float = 0.1, seed: int = 0
     ``heldout_fraction`` and ``seed`` are ignored for them. A file is read with
     ``parse_upload`` and split with ``split_examples(examples, heldout_fraction, seed)``.
     """
-    if name_or_path in BUNDLED_DATASETS:
+    name, train, heldout = read_parts(name_or_path, BUNDLED_DATASETS, parse_upload,
+                                      split_examples, heldout_fraction, seed)
+    kind = _KINDS[name] if name_or_path in BUNDLED_DATASETS else "upload"
+    return Dataset(name, kind, train, heldout)
+
+
+def read_parts(name_or_path: str, bundled: tuple[str, ...], parse, split,
+               heldout_fraction: float, seed: int, what: str = "dataset") -> tuple[str, tuple, tuple]:
+    """``(name, train, held-out)`` of a bundled set (``assets/datasets/<name>/train.jsonl``
+    and ``heldout.jsonl``, read with ``parse``) or of a file by path (``parse`` then
+    ``split(examples, heldout_fraction, seed)``): the one reader behind both tasks' data."""
+    if name_or_path in bundled:
         folder = DATASETS_DIR / name_or_path
         train, heldout = (
-            tuple(
-                parse_upload(
-                    (folder / f"{part}.jsonl").read_bytes(), f"{name_or_path}/{part}.jsonl"
-                )
-            )
+            tuple(parse((folder / f"{part}.jsonl").read_bytes(), f"{name_or_path}/{part}.jsonl"))
             for part in ("train", "heldout")
         )
-        return Dataset(name_or_path, _KINDS[name_or_path], train, heldout)
+        return name_or_path, train, heldout
     path = Path(name_or_path)
     if path.suffix.lower() not in UPLOAD_SUFFIXES:
         raise ValueError(
-            f"Unknown dataset {name_or_path!r}: expected one of {list(BUNDLED_DATASETS)} "
+            f"Unknown {what} {name_or_path!r}: expected one of {list(bundled)} "
             f"or a path to a {' or '.join(UPLOAD_SUFFIXES)} file"
         )
     if not path.is_file():
         raise ValueError(f"Dataset file {name_or_path!r} does not exist")
     try:
-        examples = parse_upload(path.read_bytes(), path.name)
+        examples = parse(path.read_bytes(), path.name)
     except ValueError as err:
         raise ValueError(f"{path.name}: {err}") from None
-    train, heldout = split_examples(examples, heldout_fraction, seed)
-    return Dataset(path.name, "upload", train, heldout)
+    train, heldout = split(examples, heldout_fraction, seed)
+    return path.name, tuple(train), tuple(heldout)
 
 
 def parse_upload(
