@@ -24,16 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-MB = 1024**2
-
-
-def load_average() -> str:
-    return "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+from _common import MB, REPO, load_average, machine_tag  # noqa: E402, F401
 
 
 def worker(method: str, steps: int | None, keep: str | None) -> dict:

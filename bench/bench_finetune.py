@@ -29,26 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-MB = 1024**2
-
-
-def load_average() -> str:
-    return "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
-
-
-def machine_tag() -> str:
-    """What every figure is measured on: torch's CPU kernel level and native bfloat16."""
-    from core.finetune.device import profile
-
-    p = profile()
-    where = p["gpu"] or f"CPU {p['capability']}, {'native' if p['native_bf16'] else 'no'} bf16"
-    return f"[{where}, {p['threads']} threads]"
-
+from _common import MB, REPO, load_average, machine_tag  # noqa: E402, F401
 
 # -- 1. the machine ---------------------------------------------------------------------------
 
