@@ -9,8 +9,16 @@ import torch
 
 from core import quantization as Q
 
-torch.set_num_threads(1)
 pytestmark = pytest.mark.filterwarnings("ignore:.*quantize_per_tensor:UserWarning")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Thousands of tiny tensors: one thread is faster; the rest of the suite keeps its own."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def random_vectors(seed: int, count: int, max_len: int = 2000, ties: bool = True):

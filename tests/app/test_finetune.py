@@ -2,6 +2,7 @@
 server, stop with a confirmation, finished runs' results and history, and a real run of the
 tiny random model (tests/tiny_model.py) from the Start button."""
 
+import functools
 import io
 import json
 import os
@@ -47,11 +48,18 @@ def errors(at: AppTest) -> list[str]:
     return [e.value for e in at.error]
 
 
+@functools.cache
+def page_machine() -> dict:
+    """The machine profile the page uses: the same separate process as the page's."""
+    return device.profile_in_subprocess()
+
+
 def expected_estimate(method="qlora", batch=DEMO.batch_size, length=DEMO.max_length, r=DEMO.r,
                       targets=ALL_TARGETS) -> str:
     config = FinetuneConfig(method=method, batch_size=batch, max_length=length, r=r,
                             target_modules=targets, output_dir="-")
-    return fmt_bytes(estimate_run_memory(config, ARCHITECTURES["SmolLM2-135M"]).total)
+    total = estimate_run_memory(config, ARCHITECTURES["SmolLM2-135M"], machine=page_machine()).total
+    return fmt_bytes(total)
 
 
 def test_defaults_show_the_estimate_and_the_data_without_torch(root):

@@ -15,6 +15,7 @@ def test_qat_page_trains_draws_and_answers(open_page):
     page = open_page("qat?qat_bits=2", height=1200)  # the first visit trains (seconds)
     assert_no_errors(page, page.console_errors)
     main = page.locator('[data-testid="stMainBlockContainer"]')
+    page.get_by_text("QAT at 2 bits").wait_for(timeout=60000)  # the fragment with the width
     assert "PTQ at 2 bits" in main.inner_text() and "QAT at 2 bits" in main.inner_text()
     charts = page.locator('[data-testid="stPlotlyChart"]')
     charts.nth(4).wait_for(timeout=60000)  # plotly's code loads after the page
