@@ -101,3 +101,8 @@ def lora_init(W0, r: int, alpha: float, rng: np.random.Generator) -> LoRALinear:
     A = rng.uniform(-bound, bound, size=(r, d_in))  # (r, d_in)
     B = np.zeros((d_out, r))  # (d_out, r)
     return LoRALinear(W0, A, B, float(alpha))
+
+
+from core.checks import checked_module  # noqa: E402
+
+checked_module(__name__)  # a wrong argument reaches the caller as a ValueError (core/checks.py)

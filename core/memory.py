@@ -443,3 +443,8 @@ def training_config_code(method: str, r: int = 16, target_modules=("q_proj", "v_
         lines.append(f"    {compute_dtype}=True,")
     lines.append(")")
     return "\n".join(lines) + "\n"
+
+
+from core.checks import checked_module  # noqa: E402
+
+checked_module(__name__)  # a wrong argument reaches the caller as a ValueError (core/checks.py)

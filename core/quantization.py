@@ -129,6 +129,8 @@ def _check_bits(bits) -> int:
 def _check_blocksize(blocksize) -> int:
     if isinstance(blocksize, bool) or not isinstance(blocksize, (int, np.integer)) or blocksize < 1:
         raise ValueError(f"blocksize must be a positive integer, got {blocksize!r}")
+    if blocksize > 65_536:  # the last block is padded to its full size
+        raise ValueError(f"blocksize must be at most 65,536, got {blocksize:,}")
     return int(blocksize)
 
 
@@ -526,3 +528,8 @@ def _check_minmax(torch, x: np.ndarray, ours: Quantized) -> CrossCheck:
         codes = np.rint(x_hat / np.float32(scale)) + zero_point
         name = f"torch MinMaxObserver + fake_quantize (0..{q_max})"
     return CrossCheck(name, int(np.sum(codes == ours.q)), x.size, note)
+
+
+from core.checks import checked_module  # noqa: E402
+
+checked_module(__name__)  # a wrong argument reaches the caller as a ValueError (core/checks.py)

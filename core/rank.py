@@ -277,6 +277,8 @@ def random_factors(d: int, r: int, k: int, seed: int, low: int = -3, high: int =
     for name, value in (("d", d), ("k", k), ("r", r)):
         if not isinstance(value, int) or value < (0 if name == "r" else 1):
             raise ValueError(f"{name} should be a positive integer, got {value!r}")
+        if value > 64:  # exact (fraction) row reduction of the product stays quick
+            raise ValueError(f"{name} should be at most 64, got {value:,}")
     rng = np.random.default_rng(seed)
     B = rng.integers(low, high + 1, size=(d, r))  # (d, r)
     A = rng.integers(low, high + 1, size=(r, k))  # (r, k)
@@ -365,3 +367,8 @@ def low_rank_approx(M, r: int) -> LowRank:
     r*(m + n) numbers instead of m*n.
     """
     return low_rank_from_svd(svd(M), r)
+
+
+from core.checks import checked_module  # noqa: E402
+
+checked_module(__name__)  # a wrong argument reaches the caller as a ValueError (core/checks.py)
