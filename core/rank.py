@@ -277,8 +277,8 @@ def random_factors(d: int, r: int, k: int, seed: int, low: int = -3, high: int =
     for name, value in (("d", d), ("k", k), ("r", r)):
         if not isinstance(value, int) or value < (0 if name == "r" else 1):
             raise ValueError(f"{name} should be a positive integer, got {value!r}")
-        if value > 64:  # exact (fraction) row reduction of the product stays quick
-            raise ValueError(f"{name} should be at most 64, got {value:,}")
+        if value > 4096:  # the lesson's bridge to LoRA goes up to 512
+            raise ValueError(f"{name} should be at most 4096, got {value:,}")
     rng = np.random.default_rng(seed)
     B = rng.integers(low, high + 1, size=(d, r))  # (d, r)
     A = rng.integers(low, high + 1, size=(r, k))  # (r, k)
@@ -290,6 +290,8 @@ def random_matrix(m: int, n: int, r: int, seed: int) -> np.ndarray:
     redrawn (deterministically from the seed) until the exact rank is r."""
     if not isinstance(r, int) or not 0 <= r <= min(m, n):
         raise ValueError(f"the rank r should be between 0 and min(m, n) = {min(m, n)}, got {r!r}")
+    if max(m, n) > 64:  # its exact rank is checked by row reduction in fractions
+        raise ValueError(f"m and n should be at most 64, got {m:,} x {n:,}")
     for attempt in range(1000):
         B, A = random_factors(m, r, n, seed + 7919 * attempt)
         M = B @ A  # (m, n)

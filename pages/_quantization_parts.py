@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from core import quantization as Q
-from pages._ui import chart_layout
+from pages._ui import chart_layout, warm_up_task
 
 EXAMPLE_A = "Example A: 0..1000 onto uint8"
 EXAMPLE_B = "Example B: [-20, 1000] asymmetric"
@@ -200,6 +200,11 @@ def _checker():
     from concurrent.futures import ProcessPoolExecutor
 
     return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+
+
+@warm_up_task  # once per server, in the background: the worker imports torch and bitsandbytes
+def _warm_checker() -> None:
+    _checker().submit(Q.cross_check, "NF4", np.linspace(-1, 1, 64, dtype=np.float32)).result(600)
 
 
 @st.cache_data(show_spinner="Loading torch and bitsandbytes ...", max_entries=64)
