@@ -16,7 +16,7 @@ files = {
     for lesson in ui.available_lessons()
 }
 page = st.navigation({"QLoRA Lab": [home], "Lessons": list(files.values())})
-page_file = next((file for file, p in files.items() if p.url_path == page.url_path), None)
+page_file = next((file for file, p in files.items() if p is page), None)
 
 presenting, hidden = ui.presenter_mode()
 if page_file:

@@ -55,12 +55,13 @@ import websockets  # noqa: E402
 from streamlit.proto.BackMsg_pb2 import BackMsg  # noqa: E402
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
 from streamlit.runtime.state.common import TESTING_KEY  # noqa: E402
-from streamlit.testing.v1.element_tree import parse_tree_from_messages  # noqa: E402
+from streamlit.testing.v1.element_tree import Widget, parse_tree_from_messages  # noqa: E402
 
 from bench.bench_pages import INTERACTIONS  # noqa: E402
 
 FINISHED_EARLY = ForwardMsg.ScriptFinishedStatus.FINISHED_EARLY_FOR_RERUN
 COMPILE_ERROR = ForwardMsg.ScriptFinishedStatus.FINISHED_WITH_COMPILE_ERROR
+FRAGMENT_DONE = ForwardMsg.ScriptFinishedStatus.FINISHED_FRAGMENT_RUN_SUCCESSFULLY
 RUN_TIMEOUT_S = 120  # one rerun that takes longer counts as a failed request
 CACHE_ENTRIES = 400  # messages a session keeps for ref_hash replies (a browser keeps more)
 GENERIC_KINDS = ("slider", "select_slider")
@@ -201,6 +202,8 @@ class Session:
                 elif kind == "script_finished":
                     if msg.script_finished == FINISHED_EARLY:
                         continue
+                    if msg.script_finished == FRAGMENT_DONE and not fragment:
+                        continue  # a fragment's own timer (run_every), not this request
                     if msg.script_finished == COMPILE_ERROR:
                         raise RuntimeError(f"page {self.page!r} did not compile")
                     break
@@ -255,10 +258,14 @@ class Session:
 
     async def move(self) -> float | None:
         """Change one control as a student does; seconds until the updated page is in."""
-        tree = self.tree()
-        widget, value = self._next_control(tree)
-        if widget is None:
-            return None
+        widget, value = self._next_control(self.tree())
+        return None if widget is None else await self.change(widget, value)
+
+    async def set(self, kind: str, key: str, value) -> float:
+        """Set the control ``key`` (an element tree kind: "slider", "text_input"...)."""
+        return await self.change(getattr(self.tree(), kind)(key=key), value)
+
+    async def change(self, widget, value) -> float:
         widget.set_value(value)
         # Like the browser: the states of the widgets this tab changed (the server keeps the
         # others' values from the previous run).
@@ -287,6 +294,16 @@ class Session:
             if kind and getattr(getattr(element, kind), "id", None) == widget_id:
                 return msg.delta.fragment_id
         return ""
+
+    def texts(self) -> str:
+        """Every text on the current page, for tests."""
+        found = []
+        for node in self.tree():
+            if isinstance(node, Widget):  # its label and options (its value is not on the wire)
+                found += [node.label, *map(str, getattr(node, "options", None) or [])]
+            elif isinstance(getattr(node, "value", None), str):
+                found.append(node.value)
+        return "\n".join(found)
 
     def exceptions(self) -> list[str]:
         return [f"{self.page}: {e.message}" for e in self.tree().exception]

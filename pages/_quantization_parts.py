@@ -204,7 +204,10 @@ def _checker():
 
 @warm_up_task  # once per server, in the background: the worker imports torch and bitsandbytes
 def _warm_checker() -> None:
-    _checker().submit(Q.cross_check, "NF4", np.linspace(-1, 1, 64, dtype=np.float32)).result(600)
+    try:
+        _checker().submit(Q.cross_check, "NF4", np.linspace(-1, 1, 64, dtype=np.float32)).result()
+    except BrokenProcessPool:
+        _checker.clear()
 
 
 @st.cache_data(show_spinner="Loading torch and bitsandbytes ...", max_entries=64)

@@ -407,16 +407,24 @@ def _convert_bundled_model() -> None:
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def _warm() -> None:
+def _import_page_modules() -> None:
+    """Import every ``pages/_*`` module (so their warm-up tasks are registered). Done in the
+    first run, not in the warm-up thread: Streamlit looks modules such as pandas up in
+    sys.modules, and a half-imported one there breaks a student's page."""
     import importlib
     import logging
 
     for module in sorted((ROOT / "pages").glob("_*.py")):
         if module.stem != "_ui":
             try:
-                importlib.import_module(f"pages.{module.stem}")  # registers its warm-up tasks
+                importlib.import_module(f"pages.{module.stem}")
             except Exception:  # a page that cannot import shows that itself when opened
                 logging.getLogger(__name__).exception("warm-up import of %s", module.stem)
+
+
+def _warm() -> None:
+    import logging
+
     for task in list(_WARM_UPS):
         try:
             task()
@@ -426,12 +434,16 @@ def _warm() -> None:
 
 @st.cache_resource(show_spinner=False)
 def warm_up():
-    """Start the warm-up thread once per server process (app.py calls this on every run)."""
+    """Once per server process (app.py calls this on every run): import the page modules,
+    then run their slow first uses in a background thread."""
     import threading
 
-    from streamlit.runtime import Runtime, get_instance
+    from streamlit import runtime
 
     thread = threading.Thread(target=_warm, name="qlora-lab-warm-up", daemon=True)
-    if type(get_instance()) is Runtime:  # a real server; AppTest's runtime is a stand-in
+    # Only in a real server: not in AppTest (its runtime is a stand-in), and not in a worker
+    # process, which multiprocessing's "spawn" starts by running app.py again, bare.
+    if runtime.exists() and type(runtime.get_instance()) is runtime.Runtime:
+        _import_page_modules()
         thread.start()
     return thread

@@ -21,13 +21,19 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory):
+def e2e_runs_dir(tmp_path_factory):
+    """The runs folder of the test server (``$QLORA_LAB_RUNS``)."""
+    return tmp_path_factory.mktemp("e2e-runs")
+
+
+@pytest.fixture(scope="session")
+def app_url(e2e_runs_dir):
     port = _free_port()
     env = dict(
         os.environ,
         HF_HUB_OFFLINE="1",
         TRANSFORMERS_OFFLINE="1",
-        QLORA_LAB_RUNS=str(tmp_path_factory.mktemp("e2e-runs")),
+        QLORA_LAB_RUNS=str(e2e_runs_dir),
     )
     proc = subprocess.Popen(
         [
