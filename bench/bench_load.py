@@ -434,7 +434,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(runs_dir: Path) -> tuple[subprocess.Popen, str]:
+def start_server(runs_dir: Path, extra: list[str] = ()) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = dict(
         os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", QLORA_LAB_RUNS=str(runs_dir)
@@ -454,6 +454,7 @@ def start_server(runs_dir: Path) -> tuple[subprocess.Popen, str]:
             "127.0.0.1",
             "--browser.gatherUsageStats",
             "false",
+            *extra,
         ],
         cwd=ROOT,
         env=env,
@@ -635,6 +636,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--finetune-timeout", type=float, default=1800)
     p.add_argument("--url", help="measure this running server instead of starting one")
     p.add_argument("--server-pid", type=int, help="its process id (for memory and CPU)")
+    p.add_argument(
+        "--server-arg",
+        action="append",
+        default=[],
+        help='extra streamlit flags for the server it starts, e.g. "--runner.postScriptGC true"',
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", type=Path, help="also write the figures here")
     args = p.parse_args(argv)
@@ -654,7 +661,7 @@ async def main_async(args: argparse.Namespace) -> dict:
     if args.url:
         url, pid = args.url.rstrip("/"), args.server_pid
     else:
-        proc, url = start_server(tmp / "runs")
+        proc, url = start_server(tmp / "runs", [a for arg in args.server_arg for a in arg.split()])
         pid = proc.pid
     server = psutil.Process(pid) if pid else None
     report = {
