@@ -494,3 +494,8 @@ def random_update(d_out: int, d_in: int, r: int, alpha: float, seed: int = 0) ->
     A = rng.uniform(-bound, bound, size=(r, d_in))  # (r, d_in)
     B = rng.normal(scale=0.02, size=(d_out, r))  # (d_out, r)
     return update_from_factors(f"random {d_out} x {d_in}", A, B, alpha)
+
+
+from core.checks import checked_module  # noqa: E402
+
+checked_module(__name__)  # a wrong argument reaches the caller as a ValueError (core/checks.py)

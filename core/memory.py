@@ -644,3 +644,8 @@ def where_claim_holds(arch, claim: NotesClaim, half: str = "bf16",
                     if check.holds:
                         found.append(check)
     return tuple(found)
+
+
+from core.checks import checked_module  # noqa: E402
+
+checked_module(__name__)  # a wrong argument reaches the caller as a ValueError (core/checks.py)

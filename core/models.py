@@ -130,3 +130,8 @@ def resolve_model(model: str) -> str:
             raise ValueError(f"Model folder {model!r} has no config.json")
         return str(path)
     return model
+
+
+from core.checks import checked_module  # noqa: E402
+
+checked_module(__name__)  # a wrong argument reaches the caller as a ValueError (core/checks.py)

@@ -347,3 +347,8 @@ def model_size(n_params: float, dtype: str) -> ModelSize:
         raise ValueError(f"parameter count {n_params!r} must be a finite number >= 0")
     per = BITS_PER_PARAM[dtype] / 8
     return ModelSize(dtype, per, n_params * per)
+
+
+from core.checks import checked_module  # noqa: E402
+
+checked_module(__name__)  # a wrong argument reaches the caller as a ValueError (core/checks.py)

@@ -148,6 +148,8 @@ def _check_bits(bits) -> int:
 def _check_blocksize(blocksize) -> int:
     if isinstance(blocksize, bool) or not isinstance(blocksize, (int, np.integer)) or blocksize < 1:
         raise ValueError(f"blocksize must be a positive integer, got {blocksize!r}")
+    if blocksize > 65_536:  # the last block is padded to its full size
+        raise ValueError(f"blocksize must be at most 65,536, got {blocksize:,}")
     return int(blocksize)
 
 
@@ -940,3 +942,8 @@ def double_quant_saving(
         0, blocksize, True, dq_blocksize, dq_bits
     )
     return FormatSize("double quantization saves", saved, n_params * saved / 8)
+
+
+from core.checks import checked_module  # noqa: E402
+
+checked_module(__name__)  # a wrong argument reaches the caller as a ValueError (core/checks.py)

@@ -289,6 +289,8 @@ def random_factors(d: int, r: int, k: int, seed: int, low: int = -3, high: int =
     for name, value in (("d", d), ("k", k), ("r", r)):
         if not isinstance(value, int) or value < (0 if name == "r" else 1):
             raise ValueError(f"{name} should be a positive integer, got {value!r}")
+        if value > 4096:  # the lesson's bridge to LoRA goes up to 512
+            raise ValueError(f"{name} should be at most 4096, got {value:,}")
     rng = np.random.default_rng(seed)
     B = rng.integers(low, high + 1, size=(d, r))  # (d, r)
     A = rng.integers(low, high + 1, size=(r, k))  # (r, k)
@@ -300,6 +302,8 @@ def random_matrix(m: int, n: int, r: int, seed: int) -> np.ndarray:
     redrawn (deterministically from the seed) until the exact rank is r."""
     if not isinstance(r, int) or not 0 <= r <= min(m, n):
         raise ValueError(f"the rank r should be between 0 and min(m, n) = {min(m, n)}, got {r!r}")
+    if max(m, n) > 64:  # its exact rank is checked by row reduction in fractions
+        raise ValueError(f"m and n should be at most 64, got {m:,} x {n:,}")
     for attempt in range(1000):
         B, A = random_factors(m, r, n, seed + 7919 * attempt)
         M = B @ A  # (m, n)
@@ -459,3 +463,8 @@ def factor_storage(m: int, n: int, r: int) -> tuple[int, int]:
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
             raise ValueError(f"{name} should be a non-negative integer, got {value!r}")
     return int(r) * (int(m) + int(n)), int(m) * int(n)
+
+
+from core.checks import checked_module  # noqa: E402
+
+checked_module(__name__)  # a wrong argument reaches the caller as a ValueError (core/checks.py)

@@ -29,8 +29,12 @@ def weights_file(model_dir: str | Path | None = None) -> Path:
 
         model_dir = bundled_model_dir()
     path = Path(model_dir) / "model.safetensors"
-    if not path.exists():
-        raise FileNotFoundError(f"No model.safetensors in {model_dir}")
+    try:
+        found = path.is_file()
+    except OSError:  # e.g. a name too long for the file system
+        found = False
+    if not found:
+        raise FileNotFoundError(f"No model.safetensors in {str(model_dir)[:200]}")
     return path
 
 
@@ -75,3 +79,8 @@ def load_rows(
             )
         rows = np.asarray(tensor[start : start + count], dtype=np.float32)  # (count, n_cols)
     return WeightRows(name, shape, int(start), rows)
+
+
+from core.checks import checked_module  # noqa: E402
+
+checked_module(__name__)  # a wrong argument reaches the caller as a ValueError (core/checks.py)

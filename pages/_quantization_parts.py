@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from core import quantization as Q
-from pages._ui import notes_slip
+from pages._ui import notes_slip, warm_up_task
 
 EXAMPLE_A = "Example A: 0..1000 onto uint8"
 EXAMPLE_B = "Example B: [-20, 1000] asymmetric"
@@ -256,6 +256,14 @@ def _checker():
     from concurrent.futures import ProcessPoolExecutor
 
     return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+
+
+@warm_up_task  # once per server, in the background: the worker imports torch and bitsandbytes
+def _warm_checker() -> None:
+    try:
+        _checker().submit(Q.cross_check, "NF4", np.linspace(-1, 1, 64, dtype=np.float32)).result()
+    except BrokenProcessPool:
+        _checker.clear()
 
 
 @st.cache_data(show_spinner="Loading torch and bitsandbytes ...", max_entries=64)

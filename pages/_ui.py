@@ -8,6 +8,7 @@ from __future__ import annotations
 import inspect
 import json
 import math
+import re
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
@@ -80,10 +81,14 @@ def _source(function) -> str:
 
 
 def show_code(*functions) -> None:
-    """An expander with the source of the core functions behind the page (read once)."""
-    with st.expander("Show the code"):
-        for function in functions:
-            st.code(_source(function), language="python")
+    """An expander with the source of the core functions behind the page (read once).
+    Lazy: the code is sent only while the expander is open, so it costs no rerun time."""
+    names = "-".join(function.__name__ for function in functions)
+    box = st.expander("Show the code", key=f"_code_{names}"[:120], on_change="rerun")
+    if box.open:
+        with box:
+            for function in functions:
+                st.code(_source(function), language="python")
 
 
 def _matches(value, raw) -> bool:
@@ -116,9 +121,11 @@ def shareable_state(prefix: str):
     if first_run:
         requested = {k: st.query_params.get_all(k) for k in requested}
         requested = {k: v[0] if len(v) == 1 else v for k, v in requested.items()}
+        _drop_infinite(requested)
     yield
     if not first_run:
         return
+    requested = {k: v for k, v in requested.items() if k not in APP_PARAMS}
     st.session_state[flag] = True
     ignored = []
     for key, raw in requested.items():
@@ -129,11 +136,39 @@ def shareable_state(prefix: str):
         elif key not in st.query_params and not _matches(st.session_state[key], raw):
             ignored.append(key)
     if ignored:
+        names = ", ".join(f"`{_plain(key)}`" for key in sorted(ignored)[:20])
+        names += f" and {len(ignored) - 20} more" if len(ignored) > 20 else ""
         notice.info(
             "This link had settings this page does not know or cannot use "
-            f"({', '.join(sorted(ignored))}); they were reset to their defaults.",
+            f"({names}); they were reset to their defaults.",
             icon=":material/link_off:",
         )
+
+
+def _is_infinite(raw: str) -> bool:
+    try:
+        return math.isinf(float(raw))
+    except (ValueError, OverflowError):
+        return False
+
+
+def _drop_infinite(requested: dict) -> None:
+    """Take URL values such as ``1e400`` or ``-1e309`` out before any widget reads them:
+    Streamlit 1.67 seeds an integer ``number_input`` with ``int(float(value))`` and lets the
+    OverflowError through (a traceback). No control here takes an infinite value, so the
+    control keeps its default and the notice names it."""
+    from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+
+    bad = [k for k, v in requested.items()
+           if any(map(_is_infinite, v if isinstance(v, list) else [v]))]
+    ctx = get_script_run_ctx()
+    if not bad or ctx is None:
+        return
+    initial = ctx.session_state._state.query_params._initial_query_params  # what widgets read
+    for key in bad:
+        initial.pop(key, None)
+        if key in st.query_params:
+            del st.query_params[key]
 
 
 def fail(message: str | Exception) -> None:
@@ -322,3 +357,266 @@ def self_check(lesson: str) -> None:
                 box.markdown(item["a"])
 
     questions()
+
+
+# -- classroom: presenter mode, scenes, a link to this view, warm-up --------------------------
+# app.py calls these around ``page.run()``; pages need nothing. URL flags of the app (not of a
+# page's controls): ``?presenter=1&hide=quant_bits,quant_method`` and ``?scene=<slug>``.
+
+APP_PARAMS = frozenset({"presenter", "hide", "scene"})
+_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_ON = ("1", "true", "yes", "on")
+
+
+def _plain(text: str, limit: int = 40) -> str:
+    """A value from a URL made safe to show inside a markdown code span."""
+    text = "".join(c for c in str(text) if c.isprintable() and c != "`")
+    return text[:limit] + ("..." if len(text) > limit else "")
+
+
+def presenter_mode() -> tuple[bool, tuple[str, ...]]:
+    """(on, keys of the controls to hide) from ``?presenter=1&hide=a,b``, kept in the session
+    so it survives page switches (``?presenter=0`` turns it off) and put back into the URL on
+    every page so a reload keeps it. Keys that are not plain widget keys are dropped."""
+    query = st.query_params
+    if "presenter" in query:
+        st.session_state["_presenter"] = query["presenter"].strip().lower() in _ON
+        hide = [k.strip() for k in query.get("hide", "").split(",")[:100]]
+        st.session_state["_presenter_hide"] = tuple(k for k in hide if _KEY.fullmatch(k))
+    on = bool(st.session_state.get("_presenter", False))
+    hide = st.session_state.get("_presenter_hide", ()) if on else ()
+    if on:
+        query["presenter"] = "1"
+        if hide:
+            query["hide"] = ",".join(hide)
+    else:
+        for flag in ("presenter", "hide"):
+            if flag in query:
+                del query[flag]
+    return on, hide
+
+
+PRESENTER_CSS = """<style>
+[data-testid="stSidebar"], [data-testid="stExpandSidebarButton"], [data-testid="stHeader"],
+[data-testid="stToolbar"], [data-testid="stAppDeployButton"], [data-testid="stMainMenu"]
+{ display: none !important; }
+html { font-size: 22px !important; }
+[data-testid="stMainBlockContainer"] { padding-top: 1.5rem; max-width: 96%; }
+"""
+
+
+def presenter_style(hide: tuple[str, ...]) -> None:
+    """For a projector: no sidebar, header or toolbar, larger type, and the listed controls
+    hidden (Streamlit gives every keyed element the CSS class ``st-key-<key>``)."""
+    hidden = ", ".join(f".st-key-{key}" for key in hide)
+    css = PRESENTER_CSS + (f"{hidden} {{ display: none !important; }}\n" if hidden else "")
+    st.html(css + "</style>")
+
+
+@cache
+def _scenes() -> dict:
+    return json.loads((ASSETS / "scenes.json").read_text())
+
+
+def scene_slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+def scenes(page_file: str) -> list[dict]:
+    """The scenes of a page (assets/scenes.json: page file -> scenes in teaching order, each
+    {"name", "description", "values": {widget key: value}})."""
+    return list(_scenes().get(page_file, []))
+
+
+def apply_scene(scene: dict) -> None:
+    """Set the page's controls to a scene's values (before its widgets are drawn)."""
+    for key, value in scene["values"].items():
+        st.session_state[key] = value
+
+
+def _menu_key(page_file: str) -> str:
+    return "_scene_" + Path(page_file).stem
+
+
+def _use(page_file: str, scene: dict | None) -> None:
+    """Make ``scene`` the page's current scene: its values, the menu, ``?scene=`` in the URL."""
+    st.session_state[_menu_key(page_file)] = scene["name"] if scene else None
+    st.session_state["_scene_applied_" + page_file] = scene_slug(scene["name"]) if scene else None
+    if scene is None:
+        if "scene" in st.query_params:
+            del st.query_params["scene"]
+        return
+    st.query_params["scene"] = scene_slug(scene["name"])
+    apply_scene(scene)
+
+
+def current_scene(page_file: str) -> dict | None:
+    name = st.session_state.get(_menu_key(page_file))
+    return next((s for s in scenes(page_file) if s["name"] == name), None)
+
+
+def _picked(page_file: str) -> None:
+    _use(page_file, current_scene(page_file))
+
+
+def _step(page_file: str, by: int) -> None:
+    items = scenes(page_file)
+    current = current_scene(page_file)
+    i = items.index(current) + by if current in items else (0 if by > 0 else len(items) - 1)
+    _use(page_file, items[min(max(i, 0), len(items) - 1)])
+
+
+def scene_from_url(page_file: str) -> None:
+    """``?scene=<slug>``: apply that scene of the page once per session (the flag stays in the
+    URL, so a reload or a copied link opens it again; the controls' own URL values, applied
+    after it, override it). An unknown scene opens the page as it is, with a notice."""
+    slug = st.query_params.get("scene")
+    if slug is None or st.session_state.get("_scene_applied_" + page_file) == slug:
+        return
+    scene = next((s for s in scenes(page_file) if scene_slug(s["name"]) == slug), None)
+    if scene is None:
+        del st.query_params["scene"]
+        st.info(
+            "This link asks for a scene this page does not have; it opened as usual.",
+            icon=":material/link_off:",
+        )
+        return
+    _use(page_file, scene)
+
+
+def scene_menu(page_file: str, where=st.sidebar) -> None:
+    """The page's scenes as a menu, with the chosen scene's description."""
+    items = scenes(page_file)
+    if not items:
+        return
+    key = _menu_key(page_file)
+    where.selectbox(
+        "Scene",
+        [s["name"] for s in items],
+        index=None,
+        placeholder="Walk through this lesson...",
+        key=key,
+        on_change=_picked,
+        args=(page_file,),
+        help="Presets of this page's controls in teaching order: the notes' worked examples "
+        "first. Pick one and the controls below take its values; move them freely after.",
+    )
+    current = current_scene(page_file)
+    if current is not None:
+        where.caption(current["description"])
+
+
+def presenter_bar(page_file: str | None) -> None:
+    """Presenter mode's scene bar above the page: previous scene, the scene, next scene."""
+    items = scenes(page_file) if page_file else []
+    if not items:
+        return
+    current = current_scene(page_file)
+    i = items.index(current) if current in items else -1
+    left, mid, right = st.columns([1, 5, 1], vertical_alignment="center")
+    left.button("Back", key="_scene_prev", on_click=_step, args=(page_file, -1),
+                icon=":material/arrow_back:", disabled=i <= 0, help="The previous scene")
+    mid.markdown(f"**Scene {i + 1} of {len(items)}: {items[i]['name']}** - "
+                 f"{items[i]['description']}" if i >= 0 else f"{len(items)} scenes: press Next.")
+    right.button("Next", key="_scene_next", on_click=_step, args=(page_file, 1),
+                 icon=":material/arrow_forward:", disabled=i >= len(items) - 1,
+                 help="The next scene")
+
+
+def _url_form(value) -> list[str]:
+    """A control's value as the URL carries it (Streamlit's own form for bound widgets)."""
+    if isinstance(value, bool):
+        return [str(value).lower()]
+    if isinstance(value, (list, tuple)):
+        return [v for item in value for v in _url_form(item)]
+    return [str(value)]
+
+
+def view_link(url_path: str, page_file: str | None = None) -> str:
+    """The address of this view: this page, its scene and its controls' values, without the
+    presenter flags (a link for students). The URL drops a control that is back at its
+    default; when a scene set it otherwise, the link names the default explicitly."""
+    from urllib.parse import urlencode
+
+    page = st.context.url or f"/{url_path}"  # scheme, host and this page's path
+    params = {k: st.query_params.get_all(k) for k in st.query_params
+              if k not in ("presenter", "hide")}
+    scene = current_scene(page_file) if page_file else None
+    for key, value in (scene or {}).get("values", {}).items():
+        if key not in params and key in st.session_state and st.session_state[key] != value:
+            params[key] = _url_form(st.session_state[key])
+    pairs = [(k, v) for k, values in params.items() for v in values]
+    return page + ("?" + urlencode(pairs) if pairs else "")
+
+
+def copy_link(url_path: str, page_file: str | None, where=st.sidebar) -> None:
+    """A "Copy link to this view" popover: the address, with Streamlit's copy button."""
+    with where.popover("Copy link to this view", icon=":material/link:", width="stretch"):
+        st.code(view_link(url_path, page_file), language=None, wrap_lines=True)
+        st.caption("Students who open it see this page with these settings.")
+
+
+# -- warm-up: slow first uses are paid once per server, in the background -----------------------
+
+_WARM_UPS: list = []
+
+
+def warm_up_task(function):
+    """Register a slow first use (a worker that imports torch, a big file read) to run once per
+    server in the background; decorate a no-argument function in a ``pages/_*`` module."""
+    _WARM_UPS.append(function)
+    return function
+
+
+@warm_up_task
+def _convert_bundled_model() -> None:
+    """The bundled chat model is converted from GGUF once per machine (``make app`` does it
+    too); in its own process, so transformers and torch never load in the server."""
+    import subprocess
+    import sys
+
+    code = "from core.models import bundled_model_dir; bundled_model_dir()"
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, timeout=3600, check=False,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _import_page_modules() -> None:
+    """Import every ``pages/_*`` module (so their warm-up tasks are registered). Done in the
+    first run, not in the warm-up thread: Streamlit looks modules such as pandas up in
+    sys.modules, and a half-imported one there breaks a student's page."""
+    import importlib
+    import logging
+
+    for module in sorted((ROOT / "pages").glob("_*.py")):
+        if module.stem != "_ui":
+            try:
+                importlib.import_module(f"pages.{module.stem}")
+            except Exception:  # a page that cannot import shows that itself when opened
+                logging.getLogger(__name__).exception("warm-up import of %s", module.stem)
+
+
+def _warm() -> None:
+    import logging
+
+    for task in list(_WARM_UPS):
+        try:
+            task()
+        except Exception:
+            logging.getLogger(__name__).exception("warm-up task %s", task.__name__)
+
+
+@st.cache_resource(show_spinner=False)
+def warm_up():
+    """Once per server process (app.py calls this on every run): import the page modules,
+    then run their slow first uses in a background thread."""
+    import threading
+
+    from streamlit import runtime
+
+    thread = threading.Thread(target=_warm, name="qlora-lab-warm-up", daemon=True)
+    # Only in a real server: not in AppTest (its runtime is a stand-in), and not in a worker
+    # process, which multiprocessing's "spawn" starts by running app.py again, bare.
+    if runtime.exists() and type(runtime.get_instance()) is runtime.Runtime:
+        _import_page_modules()
+        thread.start()
+    return thread

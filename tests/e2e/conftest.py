@@ -21,13 +21,23 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory):
+def e2e_runs_dir(tmp_path_factory):
+    """The runs folder of the test server (``$QLORA_LAB_RUNS``)."""
+    return tmp_path_factory.mktemp("e2e-runs")
+
+
+@pytest.fixture(scope="session")
+def app_url(e2e_runs_dir, tmp_path_factory):
+    """The test server's address. Its output goes to a file (an unread pipe fills up and
+    blocks the server's logging, and with it the server) whose tail a failed start shows."""
     port = _free_port()
+    log_path = tmp_path_factory.mktemp("e2e-server") / "server.log"
+    log = log_path.open("wb")
     env = dict(
         os.environ,
         HF_HUB_OFFLINE="1",
         TRANSFORMERS_OFFLINE="1",
-        QLORA_LAB_RUNS=str(tmp_path_factory.mktemp("e2e-runs")),
+        QLORA_LAB_RUNS=str(e2e_runs_dir),
     )
     proc = subprocess.Popen(
         [
@@ -47,8 +57,8 @@ def app_url(tmp_path_factory):
         ],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -59,11 +69,12 @@ def app_url(tmp_path_factory):
             except OSError:
                 time.sleep(0.5)
         else:
-            raise RuntimeError("streamlit did not start")
+            raise RuntimeError(f"streamlit did not start: {log_path.read_text()[-2000:]}")
         yield url
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+        log.close()
 
 
 @pytest.fixture(scope="session")
