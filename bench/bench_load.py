@@ -187,8 +187,8 @@ class Session:
                 msg = ForwardMsg()
                 msg.ParseFromString(await self.ws.recv())
                 kind = msg.WhichOneof("type")
-                if kind == "new_session":  # a full run starts (again, after an st.rerun)
-                    run, fragment = {}, False
+                if kind == "new_session" and not fragment:  # a run starts (again, after an
+                    run = {}  # st.rerun); Streamlit 1.67 sends one before a fragment's run too
                 elif kind == "navigation":
                     self.page_hash = msg.navigation.page_script_hash
                     self.page_hashes = {

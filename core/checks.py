@@ -11,6 +11,7 @@ error the pages catch and show (tests/test_core_properties.py feeds them random 
 
 from __future__ import annotations
 
+import errno
 import functools
 import inspect
 import sys
@@ -44,7 +45,7 @@ CONTAINERS = (bytes, bytearray, memoryview, list, tuple, dict, set, frozenset, n
 
 def checked(function):
     """``function``, with no container accepted for a number and ARGUMENT_ERRORS turned into
-    a ValueError (the original chained)."""
+    a ValueError (the original chained), as is a path too long for the disk."""
     signature, hints = None, None
 
     @functools.wraps(function)
@@ -68,6 +69,12 @@ def checked(function):
         except ARGUMENT_ERRORS as error:
             raise ValueError(
                 f"{function.__name__}() cannot use these arguments: {error}"
+            ) from error
+        except OSError as error:
+            if error.errno != errno.ENAMETOOLONG:
+                raise
+            raise ValueError(
+                f"{function.__name__}(): a file name is longer than this disk allows"
             ) from error
 
     wrapper.checked = True

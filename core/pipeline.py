@@ -120,3 +120,8 @@ def promises(arch, r: int = 8, target_modules=("q_proj", "v_proj")) -> Promises:
         memory.weight_bytes(arch, "bf16"),
         trainable * memory.BYTES["fp32"],
     )
+
+
+from core.checks import checked_module  # noqa: E402
+
+checked_module(__name__)  # a wrong argument reaches the caller as a ValueError (core/checks.py)

@@ -555,3 +555,8 @@ def calibration(base: Baseline, act_bits: int = 8, sizes=CALIBRATION_SIZES) -> C
         points.append(CalibrationPoint(n, ranges, accuracy))
     needed = tuple(float(np.abs(a).max()) for a in base.network.inputs(base.x_test)[:-1])
     return Calibration(act_bits, tuple(points), needed, base.accuracy)
+
+
+from core.checks import checked_module  # noqa: E402
+
+checked_module(__name__)  # a wrong argument reaches the caller as a ValueError (core/checks.py)

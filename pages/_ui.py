@@ -9,6 +9,7 @@ import inspect
 import json
 import math
 import re
+import threading
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
@@ -122,16 +123,33 @@ def shareable_state(prefix: str):
         requested = {k: st.query_params.get_all(k) for k in requested}
         requested = {k: v[0] if len(v) == 1 else v for k, v in requested.items()}
         _drop_infinite(requested)
-    yield
-    if not first_run:
-        return
+    if first_run:  # ``fail`` reports before it stops the page
+        _PENDING.reports = [*getattr(_PENDING, "reports", []),
+                            lambda: _report_ignored(notice, flag, requested, stopped=True)]
+    try:
+        yield
+    finally:
+        if first_run:
+            _PENDING.reports.pop()
+    if first_run:
+        _report_ignored(notice, flag, requested)
+
+
+_PENDING = threading.local()  # each session's script runs in its own thread
+
+
+def _report_ignored(notice, flag: str, requested: dict, stopped: bool = False) -> None:
+    """The notice of ``shareable_state``: URL values the page did not take. After an early
+    stop, the controls the page did not reach keep their URL values and the next run
+    checks again."""
     requested = {k: v for k, v in requested.items() if k not in APP_PARAMS}
-    st.session_state[flag] = True
+    if not stopped:
+        st.session_state[flag] = True
     ignored = []
     for key, raw in requested.items():
         if key not in st.session_state:
             ignored.append(key)
-            if key in st.query_params:
+            if key in st.query_params and not stopped:
                 del st.query_params[key]
         elif key not in st.query_params and not _matches(st.session_state[key], raw):
             ignored.append(key)
@@ -174,6 +192,8 @@ def _drop_infinite(requested: dict) -> None:
 def fail(message: str | Exception) -> None:
     """Show a bad-input message (never a traceback) and stop the rest of the page."""
     st.error(str(message), icon=":material/error:")
+    for report in getattr(_PENDING, "reports", []):  # a link's unused settings, named first
+        report()
     st.stop()
 
 

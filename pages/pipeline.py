@@ -30,6 +30,7 @@ with shareable_state("pipe"):
         "its data, its cost. The course's LoRA and QLoRA live in stage 2.",
     )  # fmt: skip
     plot_styled(parts.diagram(stage), key="pipe_diagram")
+    stage = stage or "sft"  # an empty value in the address bar: the default stage
     parts.stage_card(stage)
     plot_styled(parts.compute_figure(), key="pipe_compute_chart")
     st.caption("Ouyang et al. 2022 (InstructGPT), section 5.1: aligning GPT-3 cost a small "

@@ -44,6 +44,21 @@ SKIPPED = {
     "core.models.atomic_folder": "creates and renames folders",
     "core.models.bundled_model_dir": "converts the bundled GGUF model on its first call",
     "core.quantization.cross_check": "imports torch and bitsandbytes (a worker process does it)",
+    **dict.fromkeys(
+        [f"core.finetune.classify.{n}" for n in (
+            "load_classifier_base", "prepare_classifier", "make_classify_trainer",
+            "evaluate_classifier", "predict", "class_probabilities", "save_classifier",
+            "load_tuned_classifier", "trainable_parameters", "encode_labelled", "collator",
+            "classify_lora_config", "run")],
+        "loads, trains or saves a model (tests/test_classify.py)"),
+    **dict.fromkeys(
+        [f"core.finetune.device.{n}" for n in (
+            "layer_footprint", "probe_kernel", "runtime_bytes", "measure", "profile",
+            "profile_in_subprocess", "main")],
+        "times or measures this machine in subprocesses (tests/test_finetune_device.py)"),
+    **dict.fromkeys(
+        [f"core.finetune.rundir.{n}" for n in ("write_json_atomic", "request_stop", "claim")],
+        "writes a file where it is told (tests/test_finetune_runs.py)"),
 }
 HEADROOM = 2 * 2**30  # bytes of address space a call may add
 CALL_SECONDS = 10
@@ -284,29 +299,7 @@ def _short(kwargs) -> str:
     return ", ".join(f"{k}={v!r}"[:80] for k, v in kwargs.items())
 
 
-# The fine-tune modules are the lead's: they end without ``checked_module(__name__)`` yet (and
-# list_runs / list_uploads let an OSError through for a root name too long for the disk).
-LEAD_TODO = {
-    n: "for the lead: end the module with core.checks.checked_module(__name__)"
-    + ("; catch OSError from root.is_dir()" if n.endswith(("list_runs", "list_uploads")) else "")
-    for n in (
-        "core.finetune.validate core.finetune.pid_alive core.finetune.read_status "
-        "core.finetune.data.load_dataset core.finetune.data.parse_upload "
-        "core.finetune.data.split_examples core.finetune.data.score_orders "
-        "core.finetune.runs.read_status core.finetune.runs.read_config "
-        "core.finetune.runs.read_eval core.finetune.runs.read_events core.finetune.runs.read_run "
-        "core.finetune.runs.stop_requested core.finetune.runs.progress "
-        "core.finetune.runs.list_runs core.finetune.runs.summary core.finetune.runs.pid_alive "
-        "core.finetune.runs.cli_args core.finetune.runs.command core.finetune.runs.zip_adapter "
-        "core.finetune.runs.list_uploads"
-    ).split()
-}
-CASES = [
-    pytest.param(n, f, id=n, marks=[pytest.mark.xfail(strict=True, reason=LEAD_TODO[n])])
-    if n in LEAD_TODO
-    else pytest.param(n, f, id=n)
-    for n, f in FUNCTIONS
-]
+CASES = [pytest.param(n, f, id=n) for n, f in FUNCTIONS]
 
 
 @pytest.mark.parametrize("name,function", CASES)

@@ -6,6 +6,7 @@ small stand-in process writes the run files the same way (status, events, STOP, 
 so these tests take seconds and check the bookkeeping exactly.
 """
 
+import hashlib
 import io
 import json
 import os
@@ -305,7 +306,9 @@ def test_uploads_are_validated_and_saved_under_the_runs_root(root):
     pytest.importorskip("core.finetune.data")
     data = b'{"prompt": "hi", "response": "hello"}\n{"prompt": "bye", "response": "ciao"}\n'
     path, examples = runs.save_upload(data, "my data!.jsonl")
-    assert path == root / "uploads" / "my-data.jsonl" and path.read_bytes() == data
+    digest = hashlib.sha256(data).hexdigest()[:8]
+    assert path == root / "uploads" / f"my-data-{digest}.jsonl" and path.read_bytes() == data
+    assert runs.save_upload(data, "my data!.jsonl")[0] == path  # the same file: one copy
     assert [(e.prompt, e.response) for e in examples] == [("hi", "hello"), ("bye", "ciao")]
     assert runs.list_uploads() == [path]
     with pytest.raises(ValueError):

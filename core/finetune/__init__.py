@@ -147,3 +147,8 @@ def __getattr__(name):  # the heavy functions, imported from train.py on first u
 
         return getattr(train, name)
     raise AttributeError(f"module 'core.finetune' has no attribute {name!r}")
+
+
+from core.checks import checked_module  # noqa: E402
+
+checked_module(__name__)  # a wrong argument reaches the caller as a ValueError (core/checks.py)

@@ -216,11 +216,11 @@ def load_classifier_base(model_path: str, method: str, labels, seed: int = 0,
     torch.manual_seed(seed)  # the untrained head: "before" is this model
     model = AutoModelForSequenceClassification.from_pretrained(
         model_path,
+        use_safetensors=True,
         num_labels=len(labels),
         id2label=dict(enumerate(labels)),
         label2id={label: i for i, label in enumerate(labels)},
         dtype=torch.float32,
-        use_safetensors=True,
         **kwargs,
     )
     if method == "qlora":
@@ -602,3 +602,8 @@ def result_summary(ev: dict) -> dict:
         "loss_change": change("loss"),
         "n": after.get("n", before.get("n")),
     }
+
+
+from core.checks import checked_module  # noqa: E402
+
+checked_module(__name__)  # a wrong argument reaches the caller as a ValueError (core/checks.py)

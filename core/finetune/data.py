@@ -212,3 +212,8 @@ def score_orders(predictions: list[str], references: list[str]) -> dict:
         n_exact += got == expected
     n = len(references)
     return {"valid_json": n_valid / n, "exact_match": n_exact / n, "n": n}
+
+
+from core.checks import checked_module  # noqa: E402
+
+checked_module(__name__)  # a wrong argument reaches the caller as a ValueError (core/checks.py)

@@ -403,5 +403,10 @@ def main() -> int:
     return 0
 
 
+from core.checks import checked_module  # noqa: E402
+
+checked_module(__name__)  # a wrong argument reaches the caller as a ValueError (core/checks.py)
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -164,3 +164,8 @@ def architecture(model: str):
             return None
 
     return arch_from_hf_config(_Config(**values), name=path.name or model)
+
+
+from core.checks import checked_module  # noqa: E402
+
+checked_module(__name__)  # a wrong argument reaches the caller as a ValueError (core/checks.py)

@@ -192,3 +192,8 @@ class RunWriter:
         if self._events is not None:
             self._events.close()
             self._events = None
+
+
+from core.checks import checked_module  # noqa: E402
+
+checked_module(__name__)  # a wrong argument reaches the caller as a ValueError (core/checks.py)

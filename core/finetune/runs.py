@@ -19,6 +19,7 @@ Pure Python (no streamlit, no torch). Runs root: ``$QLORA_LAB_RUNS``, else ``<re
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import io
 import json
 import os
@@ -352,8 +353,10 @@ def save_upload(data: bytes, filename: str, root: Path | str | None = None,
     """Validate an uploaded JSONL/CSV file (``core.finetune.data.parse_upload`` for chat,
     ``core.finetune.classify.parse_labelled_upload`` for classify; both raise ValueError
     naming the bad line) and save it under the task's upload folder so the CLI can read it.
-    The saved name keeps only letters, digits, ``_ . -`` of the uploaded one, so it cannot
-    leave that folder. Returns (saved path, parsed examples)."""
+    The saved name keeps only letters, digits, ``_ . -`` of the uploaded one (at most 80 of
+    them), so it cannot leave that folder, plus the first 8 hex digits of the content's
+    SHA-256: the same file saved twice is one file, two files of one name (two students'
+    ``data.jsonl``) are two. Returns (saved path, parsed examples)."""
     if task == "classify":
         from core.finetune.classify import parse_labelled_upload as parse
     else:
@@ -363,10 +366,10 @@ def save_upload(data: bytes, filename: str, root: Path | str | None = None,
     stem, suffix = Path(filename).stem, Path(filename).suffix.lower()
     if suffix not in (".jsonl", ".csv"):
         raise ValueError(f"Upload {filename!r} must end in .jsonl or .csv")
-    stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", stem).strip(".-") or "upload"
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", stem)[:80].strip(".-") or "upload"
     folder = _upload_folder(root, task)
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{stem}{suffix}"
+    path = folder / f"{stem}-{hashlib.sha256(data).hexdigest()[:8]}{suffix}"
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=folder)
     with os.fdopen(fd, "wb") as f:
         f.write(data)
@@ -379,3 +382,8 @@ def list_uploads(root: Path | str | None = None, task: str = "chat") -> list[Pat
     if not folder.is_dir():
         return []
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in (".jsonl", ".csv"))
+
+
+from core.checks import checked_module  # noqa: E402
+
+checked_module(__name__)  # a wrong argument reaches the caller as a ValueError (core/checks.py)

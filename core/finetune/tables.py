@@ -146,3 +146,8 @@ def _checked(row: dict, line: int, columns: tuple[str, ...], max_field_chars: in
                 f"the limit is {max_field_chars:,}"
             )
     return {column: row[column] for column in columns}
+
+
+from core.checks import checked_module  # noqa: E402
+
+checked_module(__name__)  # a wrong argument reaches the caller as a ValueError (core/checks.py)

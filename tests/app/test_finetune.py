@@ -3,6 +3,7 @@ server, stop with a confirmation, finished runs' results and history, and a real
 tiny random model (tests/tiny_model.py) from the Start button."""
 
 import functools
+import hashlib
 import io
 import json
 import os
@@ -42,6 +43,11 @@ def page(**query) -> AppTest:
 
 def metric(at: AppTest, label: str) -> str:
     return next(m.value for m in at.metric if m.label.startswith(label))
+
+
+def upload_name(stem: str, data: bytes) -> str:
+    """The name runs.save_upload gives an upload: its stem and its content's hash."""
+    return f"{stem}-{hashlib.sha256(data).hexdigest()[:8]}.jsonl"
 
 
 def errors(at: AppTest) -> list[str]:
@@ -173,7 +179,7 @@ def test_uploads_are_validated_previewed_and_selected(root):
     good = "\n".join(json.dumps(r) for r in rows).encode()
     at.file_uploader(key="ft_upload").set_value(("mine.jsonl", good, "text/plain")).run()
     assert not at.exception and not errors(at)
-    saved = root / "uploads" / "mine.jsonl"
+    saved = root / "uploads" / upload_name("mine", good)
     assert saved.read_bytes() == good
     assert at.selectbox(key="ft_dataset").value == str(saved)
     ds = load_dataset(str(saved))
@@ -283,7 +289,8 @@ def test_a_tiny_real_run_starts_from_the_button_and_finishes(root, stop_leftover
     at = page(ft_steps="2", ft_max_length="64", ft_batch="2", ft_r="4", ft_method="qlora",
               ft_model=tiny_model)
     at.file_uploader(key="ft_upload").set_value(("tiny.jsonl", data, "text/plain")).run()
-    assert at.selectbox(key="ft_dataset").value == str(root / "uploads" / "tiny.jsonl")
+    saved = root / "uploads" / upload_name("tiny", data)
+    assert at.selectbox(key="ft_dataset").value == str(saved)
     at.button(key="ft_start").click().run()
     assert not at.exception and not errors(at)
     active = runs.active_run()
@@ -292,7 +299,7 @@ def test_a_tiny_real_run_starts_from_the_button_and_finishes(root, stop_leftover
     run = wait_for_run(at)
     assert run.state == "done", run.status
     assert (run.config["method"], run.config["max_steps"], run.config["r"]) == ("qlora", 2, 4)
-    assert run.config["dataset"] == str(root / "uploads" / "tiny.jsonl")
+    assert run.config["dataset"] == str(saved)
     assert [e["step"] for e in runs.read_events(run.path)] == [1, 2]
     assert at.selectbox(key="ft_view").value == run.run_id
     assert metric(at, "Held-out loss") == f"{run.eval['after']['loss']:.3f}"
@@ -334,7 +341,7 @@ def test_a_tiny_classify_run_from_the_button_shows_accuracy_and_the_comparison(
     data = "\n".join(json.dumps({"text": t, "label": label}) for t, label in TINY_ROWS).encode()
     at = page(ft_task="classify", ft_cls_steps="2", ft_cls_batch="4", ft_cls_model=tiny_bert)
     at.file_uploader(key="ft_cls_upload").set_value(("tiny.jsonl", data, "text/plain")).run()
-    saved = root / "uploads" / "classify" / "tiny.jsonl"
+    saved = root / "uploads" / "classify" / upload_name("tiny", data)
     assert at.selectbox(key="ft_cls_dataset").value == str(saved)
     at.button(key="ft_start").click().run()
     assert not at.exception and not errors(at)

@@ -21,13 +21,7 @@ from pages._ui import ROOT, _matches, _url_form, available_lessons, scenes
 
 # The fine-tune lab is the lead's: its model box lets an OSError through for a name too long
 # for the disk (pages/_finetune_parts.py model_architecture: Path(model).exists()).
-LEAD_TODO = {"finetune.py": "for the lead: model_architecture raises OSError (file name too long)"}
-LESSONS = [
-    pytest.param(f, marks=pytest.mark.xfail(strict=True, reason=LEAD_TODO[f]))
-    if f in LEAD_TODO
-    else f
-    for f in (lesson["file"] for lesson in available_lessons())
-]
+LESSONS = [lesson["file"] for lesson in available_lessons()]
 HOSTILE = {  # each also "not a number" for a number and "not an option" for a choice
     "nan": "nan",
     "infinite": "-1e309",

@@ -11,7 +11,6 @@ import random
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
@@ -20,7 +19,9 @@ from playwright.sync_api import expect
 
 from bench import bench_load
 from bench.bench_load import Session
+from core.finetune import rundir, runs
 from tests.e2e.browser_utils import ROOT, SCREENSHOTS, assert_no_errors, wait_until_idle
+from tests.test_finetune_runs import hold_lock
 
 pytestmark = pytest.mark.e2e
 
@@ -71,7 +72,7 @@ def test_a_scene_by_link_and_the_presenter_bar_walk_through_a_lesson(open_page):
     assert _metrics(page)[:2] == [("Scale", "4"), ("Zero point", "5")]  # the notes' Example B
     assert "1020/255" in page.inner_text('[data-testid="stSidebar"]')  # the scene's description
     page = open_page("quantization?presenter=1&scene=example-a-0-1000-onto-uint8")
-    page.get_by_role("button", name="Next").click()
+    page.get_by_role("button", name="Next", exact=True).click()
     wait_until_idle(page)
     assert "Scene 2 of" in page.inner_text('[data-testid="stMainBlockContainer"]')
     assert "scene=example-b-20-1000-asymmetric" in page.url
@@ -136,26 +137,27 @@ def test_one_students_inputs_never_appear_in_another_students_page(app_url):
 
 
 def _fake_run(root, run_id: str, pid: int) -> None:
+    """A run as a training process leaves it: its folder, its status, and the lock file
+    naming it (the process ``pid`` holds the lock)."""
     run = root / run_id
     run.mkdir(parents=True)
     (run / "config.json").write_text(json.dumps({"method": "qlora", "dataset": "orders"}))
     status = {
         "state": "running",
         "message": "",
-        "phase": "training",
+        "phase": "train",
         "step": 3,
         "max_steps": 30,
         "pid": pid,
+        "pid_created": rundir.process_created(pid),
         "started": "2026-01-01T00:00:00+00:00",
     }
     (run / "status.json").write_text(json.dumps(status))
-    (root / "active-run.json").write_text(
-        json.dumps({"run_id": run_id, "pid": pid, "created": time.time()})
-    )
+    (root / runs.LOCK_NAME).write_text(json.dumps({"run_id": run_id, "pid": pid}))
 
 
 def test_a_killed_training_process_never_takes_the_server_down(app_url, e2e_runs_dir):
-    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    proc = hold_lock(e2e_runs_dir / runs.LOCK_NAME)  # holds the run lock, as training does
     run_id = "20260101-000000-dead"
     _fake_run(e2e_runs_dir, run_id, proc.pid)
 
@@ -168,15 +170,16 @@ def test_a_killed_training_process_never_takes_the_server_down(app_url, e2e_runs
         finally:
             await s.close()
 
-    text, errors = _run(open_lab())
-    assert f"Run {run_id} is running" in text and not errors
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    try:
+        text, errors = _run(open_lab())
+        assert f"Run {run_id} is running" in text and not errors
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
     text, errors = _run(open_lab())
     assert not errors
     assert "ended without finishing" in text and f"Run {run_id} is" not in text
     assert urllib.request.urlopen(f"{app_url}/_stcore/health", timeout=10).read() == b"ok"
-    assert not (e2e_runs_dir / "active-run.json").exists()
 
 
 def test_a_restarted_server_finds_the_runs_on_disk(e2e_runs_dir):
