@@ -29,7 +29,7 @@ app: setup
 
 test: setup browser
 	$(PY) -m ruff check .
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadgroup
 
 bench: setup
 	$(PY) bench/bench_pages.py

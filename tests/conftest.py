@@ -10,6 +10,22 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import pytest  # noqa: E402
 
 
+def pytest_sessionstart(session):
+    """Before any test (and before parallel workers start): this machine's probe and the
+    bundled model's conversion, each done once and cached on disk, so two workers never
+    measure or convert at the same time (the page and a test then read one profile)."""
+    if hasattr(session.config, "workerinput"):
+        return  # a worker: the controller has done it
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("from core.models import bundled_model_dir; bundled_model_dir(); "
+            "from core.finetune.device import profile; profile()")
+    subprocess.run([sys.executable, "-c", code], check=True,
+                   cwd=Path(__file__).resolve().parents[1])
+
+
 def pytest_collection_modifyitems(config, items):
     try:
         import torch

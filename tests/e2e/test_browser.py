@@ -6,7 +6,7 @@ import pytest
 from pages._ui import available_lessons
 from tests.e2e.browser_utils import SCREENSHOTS, assert_no_errors
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("browser")]  # one server, one browser
 
 # A lesson first: a shared link that opens a lesson on a freshly started server must get the
 # app's navigation, not Streamlit's pages/-folder listing.

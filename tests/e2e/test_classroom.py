@@ -23,7 +23,7 @@ from core.finetune import rundir, runs
 from tests.e2e.browser_utils import ROOT, SCREENSHOTS, assert_no_errors, wait_until_idle
 from tests.test_finetune_runs import hold_lock
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("browser")]  # one server, one browser
 
 
 def _font_px(page, selector: str) -> float:
@@ -69,7 +69,9 @@ def test_presenter_mode_survives_a_page_switch(open_page):
 def test_a_scene_by_link_and_the_presenter_bar_walk_through_a_lesson(open_page):
     page = open_page("quantization?scene=example-b-20-1000-asymmetric")
     assert_no_errors(page, page.console_errors)
-    assert _metrics(page)[:2] == [("Scale", "4"), ("Zero point", "5")]  # the notes' Example B
+    page.locator('[data-testid="stMetricLabel"]', has_text="Zero point").first.wait_for()
+    metrics = dict(_metrics(page))  # the notes' Example B
+    assert (metrics["Scale"], metrics["Zero point"]) == ("4", "5")
     assert "1020/255" in page.inner_text('[data-testid="stSidebar"]')  # the scene's description
     page = open_page("quantization?presenter=1&scene=example-a-0-1000-onto-uint8")
     page.get_by_role("button", name="Next", exact=True).click()

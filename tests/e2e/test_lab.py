@@ -5,7 +5,7 @@ import pytest
 
 from tests.e2e.browser_utils import SCREENSHOTS, assert_no_errors
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("browser")]  # one server, one browser
 
 
 def test_the_chat_task_shows_the_machines_arithmetic_and_the_estimate(open_page):

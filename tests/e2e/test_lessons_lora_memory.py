@@ -6,7 +6,7 @@ import pytest
 
 from tests.e2e.browser_utils import assert_no_errors
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("browser")]  # one server, one browser
 
 # For each section heading, the first chart after it must start within the screen when the
 # heading is scrolled to the top: no table or wall of text in between.

@@ -8,7 +8,7 @@ import pytest
 
 from tests.e2e.browser_utils import SCREENSHOTS, assert_no_errors, wait_until_idle
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("browser")]  # one server, one browser
 
 
 def charts_drawn(page, count: int, timeout_s: float = 90) -> None:
