@@ -8,6 +8,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -178,10 +179,14 @@ def test_a_killed_training_process_never_takes_the_server_down(app_url, e2e_runs
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-    text, errors = _run(open_lab())
-    assert not errors
-    assert "ended without finishing" in text and f"Run {run_id} is" not in text
-    assert urllib.request.urlopen(f"{app_url}/_stcore/health", timeout=10).read() == b"ok"
+    try:
+        text, errors = _run(open_lab())
+        assert not errors
+        assert "ended without finishing" in text and f"Run {run_id} is" not in text
+        assert urllib.request.urlopen(f"{app_url}/_stcore/health", timeout=10).read() == b"ok"
+    finally:  # the server's other browser tests see a runs folder without this dead run
+        shutil.rmtree(e2e_runs_dir / run_id, ignore_errors=True)
+        (e2e_runs_dir / runs.LOCK_NAME).unlink(missing_ok=True)
 
 
 def test_a_restarted_server_finds_the_runs_on_disk(e2e_runs_dir):
