@@ -41,7 +41,9 @@ from core.models import atomic_folder
 # The short instruction each bundled dataset is trained and evaluated with (the system turn
 # of the chat template); an upload keeps the model's own default system turn.
 INSTRUCTIONS = {
-    "orders": "Reply with the order as JSON.",  # short: every token of it is trained on too
+    # The field names matter: with only "Reply with the order as JSON." the demo run wrote
+    # "color": null for most colours (exact match 48% against 88% with them).
+    "orders": "Reply with the order as JSON: item, quantity, color, destination.",
     "qa": "Answer in one to three sentences.",
 }
 ANSWER_ROOM = 6  # new tokens allowed beyond the longest training response (orders: 34 -> 40)
@@ -387,8 +389,7 @@ def memory_bytes() -> int:
 
 def training_arguments(config: FinetuneConfig, scratch: str, how: Plan):
     """Trainer settings: no checkpoints, a log line every step, linear decay after a
-    warm-up of 10% of the steps, AdamW (paged 8-bit on a GPU), batches grouped by length,
-    non-padding tokens counted (``include_num_input_tokens_seen``, summed over processes
+    warm-up of 10% of the steps, AdamW (paged 8-bit on a GPU), non-padding tokens counted (``include_num_input_tokens_seen``, summed over processes
     under a multi-GPU launch)."""
     from transformers import TrainingArguments
 
@@ -407,8 +408,6 @@ def training_arguments(config: FinetuneConfig, scratch: str, how: Plan):
         logging_strategy="steps", logging_steps=1, save_strategy="no", report_to="none",
         disable_tqdm=True, remove_unused_columns=False, dataloader_num_workers=0,
         include_num_input_tokens_seen="non_padding",
-        # batches of similar lengths: less padding computed for nothing (about 10% here)
-        train_sampling_strategy="group_by_length",
         gradient_checkpointing=how.gradient_checkpointing,
         gradient_checkpointing_kwargs={"use_reentrant": False},
     )
