@@ -434,7 +434,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(runs_dir: Path, extra: list[str] = ()) -> tuple[subprocess.Popen, str]:
+def start_server(runs_dir: Path, extra: list[str] = (), log=subprocess.DEVNULL
+                 ) -> tuple[subprocess.Popen, str]:
+    """A streamlit server of the app on a free local port, its runs in ``runs_dir``, its
+    output to ``log`` (an open file, never an unread pipe); (process, url) once healthy."""
     port = free_port()
     env = dict(
         os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", QLORA_LAB_RUNS=str(runs_dir)
@@ -458,8 +461,8 @@ def start_server(runs_dir: Path, extra: list[str] = ()) -> tuple[subprocess.Pope
         ],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     for _ in range(240):

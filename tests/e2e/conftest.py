@@ -1,23 +1,11 @@
 """Browser-test fixtures shared by every file in tests/e2e: one running app server and one
 headless Chromium per test session, and ``open_page`` to load a path and wait for it."""
 
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.browser_utils import CHROMIUM, CHROMIUM_ARGS, ROOT, wait_until_idle
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.e2e.browser_utils import CHROMIUM, CHROMIUM_ARGS, wait_until_idle
 
 
 @pytest.fixture(scope="session")
@@ -30,51 +18,19 @@ def e2e_runs_dir(tmp_path_factory):
 def app_url(e2e_runs_dir, tmp_path_factory):
     """The test server's address. Its output goes to a file (an unread pipe fills up and
     blocks the server's logging, and with it the server) whose tail a failed start shows."""
-    port = _free_port()
+    from bench.bench_load import start_server
+
     log_path = tmp_path_factory.mktemp("e2e-server") / "server.log"
-    log = log_path.open("wb")
-    env = dict(
-        os.environ,
-        HF_HUB_OFFLINE="1",
-        TRANSFORMERS_OFFLINE="1",
-        QLORA_LAB_RUNS=str(e2e_runs_dir),
-    )
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
-            "--server.headless",
-            "true",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                urllib.request.urlopen(f"{url}/_stcore/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            raise RuntimeError(f"streamlit did not start: {log_path.read_text()[-2000:]}")
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-        log.close()
+    with log_path.open("wb") as log:
+        try:
+            proc, url = start_server(e2e_runs_dir, log=log)
+        except RuntimeError as error:
+            raise RuntimeError(f"{error}: {log_path.read_text()[-2000:]}") from None
+        try:
+            yield url
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
 
 
 @pytest.fixture(scope="session")
