@@ -103,3 +103,9 @@ def test_on_an_emulated_avx2_cpu_the_probe_picks_float32():
     emulated = machine(capability=capability, native_bf16=device.native_bf16())
     emulated["timings"]["nf4"] = timings
     assert device.choose("qlora", "auto", emulated).dtype == "float32"
+
+
+def test_bfloat16_is_native_only_where_torch_may_use_it():
+    assert device.native_bf16({"avx2", "avx512_bf16"}, "AVX512")
+    assert not device.native_bf16({"avx2", "avx512_bf16"}, "AVX2")  # ATEN_CPU_CAPABILITY=avx2
+    assert not device.native_bf16({"avx2", "avx512f"}, "AVX512")

@@ -81,10 +81,15 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def native_bf16(flags: set[str] | None = None) -> bool:
-    """Whether the CPU advertises bfloat16 arithmetic (AVX512-BF16 or AMX-BF16)."""
+def native_bf16(flags: set[str] | None = None, level: str | None = None) -> bool:
+    """Whether torch can use the CPU's bfloat16 arithmetic: the CPU advertises AVX512-BF16 or
+    AMX-BF16 and torch's kernel level (``level``, default ``capability()``) is not held
+    below AVX512 (``ATEN_CPU_CAPABILITY=avx2`` runs such a CPU as an AVX2 one)."""
     flags = cpu_flags() if flags is None else flags
-    return bool({"avx512_bf16", "amx_bf16"} & flags)
+    if not {"avx512_bf16", "amx_bf16"} & flags:
+        return False
+    level = capability() if level is None else level
+    return level not in ("DEFAULT", "AVX2")
 
 
 def capability() -> str:
