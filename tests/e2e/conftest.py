@@ -4,8 +4,13 @@ headless Chromium per test session, and ``open_page`` to load a path and wait fo
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e.browser_utils import CHROMIUM, CHROMIUM_ARGS, wait_until_idle
+
+# A loaded 2-core machine (the other test worker) can take more than Playwright's default 5 s
+# to finish a page's first run; a page that never gets there still fails.
+expect.set_options(timeout=30_000)
 
 
 @pytest.fixture(scope="session")
