@@ -265,11 +265,15 @@ class Session:
         """Set the control ``key`` (an element tree kind: "slider", "text_input"...)."""
         return await self.change(getattr(self.tree(), kind)(key=key), value)
 
-    async def change(self, widget, value) -> float:
-        widget.set_value(value)
+    async def change(self, widget, value) -> float | None:
+        try:
+            widget.set_value(value)
+            state = widget._widget_state
+        except ValueError:  # a value the control does not offer as listed: skip this move
+            return None
         # Like the browser: the states of the widgets this tab changed (the server keeps the
         # others' values from the previous run).
-        self.touched[widget.id] = widget._widget_state
+        self.touched[widget.id] = state
         back = BackMsg()
         back.rerun_script.page_name = self.page
         back.rerun_script.page_script_hash = self.page_hash
