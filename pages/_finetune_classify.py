@@ -241,11 +241,10 @@ def _dataset_summary(name: str) -> tuple[int, int, dict, list[dict]]:
     from core.finetune.classify import load_labelled_dataset
 
     ds = load_labelled_dataset(name)
-    counts = {label: sum(e.label == label for e in ds.train) for label in ds.labels}
     return (
         len(ds.train),
         len(ds.heldout),
-        counts,
+        ds.class_counts(),
         [{"text": e.text, "label": e.label} for e in ds.train[:5]],
     )
 

@@ -63,6 +63,7 @@ def test_intents_counts_balance_and_a_disjoint_split():
     assert ds.labels == tuple(sorted(make.LABELS)) and len(ds.labels) >= 4
     for part, n in ((ds.train, make.N_TRAIN), (ds.heldout, make.N_HELDOUT)):
         assert Counter(e.label for e in part) == dict.fromkeys(make.LABELS, n)  # balanced
+    assert ds.class_counts() == dict.fromkeys(ds.labels, make.N_TRAIN)  # what the page shows
     texts = [e.text.casefold() for e in ds.train + ds.heldout]
     assert len(set(texts)) == len(texts)  # no text twice, not even in another case
     # the fixed split does not depend on the split arguments

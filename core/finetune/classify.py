@@ -36,6 +36,7 @@ Light at import time: torch, transformers and peft are imported inside the funct
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,6 +107,11 @@ class LabelledDataset:
     train: tuple[LabelledExample, ...]
     heldout: tuple[LabelledExample, ...]
     labels: tuple[str, ...]
+
+    def class_counts(self) -> dict[str, int]:
+        """Training examples per class, in the order of ``labels``."""
+        counts = Counter(e.label for e in self.train)
+        return {label: counts[label] for label in self.labels}
 
 
 # -- data -----------------------------------------------------------------------------------
