@@ -1,14 +1,16 @@
 """QLoRA Lab: the router. Page config, the shared sidebar, and navigation over pages/;
-around the page, the classroom tools from pages/_ui.py: presenter mode, scenes, a link to
-this view, and the once-per-server warm-up."""
+around the page, the classroom tools of pages/_classroom.py (presenter mode, scenes, a link
+to this view) and the once-per-server warm-up of pages/_warm_up.py."""
 
 import streamlit as st
 from streamlit.runtime.scriptrunner import StopException
 
+from pages import _classroom as classroom
 from pages import _ui as ui
+from pages import _warm_up
 
 st.set_page_config(page_title="QLoRA Lab", page_icon=":material/school:", layout="wide")
-ui.warm_up()
+_warm_up.warm_up()
 
 home = st.Page("pages/home.py", title="Home", icon=":material/home:", default=True)
 files = {
@@ -18,15 +20,15 @@ files = {
 page = st.navigation({"QLoRA Lab": [home], "Lessons": list(files.values())})
 page_file = next((file for file, p in files.items() if p is page), None)
 
-presenting, hidden = ui.presenter_mode()
+presenting, hidden = classroom.presenter_mode()
 if page_file:
-    ui.scene_from_url(page_file)
+    classroom.scene_from_url(page_file)
 if presenting:
-    ui.presenter_style(hidden)
-    ui.presenter_bar(page_file)
+    classroom.presenter_style(hidden)
+    classroom.presenter_bar(page_file)
 if page_file:
     with st.sidebar:
-        ui.scene_menu(page_file)
+        classroom.scene_menu(page_file)
 with st.sidebar:
     st.caption("Runs fully offline: the models ship as Python packages.")
 
@@ -34,7 +36,7 @@ with st.sidebar:
 def after_page() -> None:
     """Drawn after the page, so the link carries this run's control values."""
     if page_file:
-        ui.copy_link(page.url_path, page_file, where=st if presenting else st.sidebar)
+        classroom.copy_link(page.url_path, page_file, where=st if presenting else st.sidebar)
 
 
 try:

@@ -11,8 +11,9 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from core.finetune.classify import compare_runs
+from pages._charts import plot_styled, style_fig
 from pages._finetune_classify import dataset_label
-from pages._ui import fmt_bytes, plot_styled, style_fig
+from pages._ui import fmt_bytes
 
 
 def _run_label(row: dict) -> str:

@@ -14,7 +14,8 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from core.finetune.classify import result_summary
-from pages._ui import fmt_bytes, plot_styled, style_fig
+from pages._charts import plot_styled, style_fig
+from pages._ui import fmt_bytes
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)

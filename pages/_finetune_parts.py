@@ -15,7 +15,8 @@ import streamlit as st
 from core.finetune import ALL_LINEAR, COMPUTE_DTYPES, FinetuneConfig, runs
 from core.finetune.device import profile_in_subprocess
 from core.finetune.estimate import architecture, estimate_run_memory
-from pages._ui import fmt_bytes, plot
+from pages._charts import plot
+from pages._ui import fmt_bytes
 
 METHODS = {"qlora": "4-bit base + LoRA", "lora": "16/32-bit base + LoRA",
            "full": "every weight trains"}

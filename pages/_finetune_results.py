@@ -13,7 +13,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.finetune import runs
-from pages._ui import fmt_bytes, plot
+from pages._charts import plot
+from pages._ui import fmt_bytes
 
 NO_ANSWER = "(no answer: the model ended its turn at once)"
 PHASES = {"loading": "loading the model", "eval-before": "evaluating before training",

@@ -10,7 +10,7 @@ import streamlit as st
 
 from core import lora as core
 from core.params import ARCHITECTURES
-from pages._ui import chart_layout, diagram_arrow, diagram_box, diagram_figure
+from pages._charts import chart_layout, diagram_arrow, diagram_box, diagram_figure
 
 FROZEN, TRAINED, EMPTY, INPUT = "#8c8c8c", "#e4572e", "rgba(0,0,0,0)", "#4c78a8"
 THIN = 0.05  # strips thinner than this (in W0 = 4 units) are drawn at this thickness

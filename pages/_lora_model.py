@@ -7,8 +7,9 @@ from streamlit.errors import StreamlitAPIException
 from core import lora as core
 from core.params import ARCHITECTURES, linear_shapes
 from pages import _lora_figures as figs
+from pages._charts import plot_styled
 from pages._lora_parts import DEFAULT_TARGETS, RANKS, TARGETS
-from pages._ui import md_table, plot_styled, read_asset
+from pages._ui import md_table, read_asset
 
 HELP = {
     "model": "A preset with published config numbers. Llama-style models name their "

@@ -9,7 +9,8 @@ from plotly.subplots import make_subplots
 from core import lora as core
 from core.lora import LoRALinear, lora_init, lora_param_count
 from pages import _lora_figures as figs
-from pages._ui import plot_styled, read_asset, style_fig
+from pages._charts import plot_styled, style_fig
+from pages._ui import read_asset
 
 RANKS = list(figs.RANKS)  # a logarithmic rank slider
 TARGETS = {

@@ -9,7 +9,7 @@ import streamlit as st
 
 from core import memory as core
 from core.params import ARCHITECTURES
-from pages._ui import chart_layout, diagram_arrow, diagram_box, diagram_figure
+from pages._charts import chart_layout, diagram_arrow, diagram_box, diagram_figure
 
 # The builders take the preset's name and the settings as a sorted tuple of items: cheap to
 # hash for the cache (a dataclass argument would be pickled on every rerun).

@@ -188,7 +188,7 @@ def size_words(n: int) -> str:
 def spike_section(name: str, settings: tuple) -> None:
     """Section 4: one long batch, with AdamW 8-bit and with Paged AdamW 8-bit."""
     from pages import _memory_figures as figs
-    from pages._ui import plot_styled
+    from pages._charts import plot_styled
 
     c1, c2, c3 = st.columns([3, 2, 2])
     method = METHOD_OF[c1.radio("Training hit by the spike", list(METHOD_OF), index=0,
@@ -227,7 +227,8 @@ def claims_section(settings: tuple) -> None:
     """Section 5: every memory figure of the notes against the estimate."""
     from core.params import ARCHITECTURES
     from pages import _memory_figures as figs
-    from pages._ui import plot_styled, read_asset
+    from pages._charts import plot_styled
+    from pages._ui import read_asset
 
     presets = list(ARCHITECTURES)
     name = st.selectbox("Model for the notes' figures", presets, presets.index(CLAIM_ARCH),

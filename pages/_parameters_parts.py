@@ -13,7 +13,8 @@ from core.params import (
     model_size,
     param_breakdown,
 )
-from pages._ui import fmt_bytes, style_fig
+from pages._charts import style_fig
+from pages._ui import fmt_bytes
 
 MAX_DRAWN = 12  # widest layer and most layers the diagram draws; bigger nets: table only
 

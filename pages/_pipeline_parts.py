@@ -11,7 +11,8 @@ import streamlit as st
 
 from core import pipeline as core
 from core.memory import GB
-from pages._ui import ASSETS, CHART_FONT, chart_layout
+from pages._charts import CHART_FONT, chart_layout
+from pages._ui import ASSETS
 
 CHOICE_LABELS = {
     "prompting": "Prompting (no training)",

@@ -10,7 +10,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from core import qat
-from pages._ui import chart_layout, style_fig
+from pages._charts import chart_layout, style_fig
 
 GRID = 100  # decision regions on a 100 x 100 grid: 10,000 cells per picture
 LAYER_NAMES = ("2 → 32 (input layer)", "32 → 32 (hidden layer)", "32 → 2 (output layer)")

@@ -1,5 +1,5 @@
 """The quantization page's pictures, each a cached builder keyed by its inputs and styled
-inside (``pages._ui.lean_layout``), so a rerun that changes nothing they show costs
+inside (``pages._charts.lean_layout``), so a rerun that changes nothing they show costs
 nothing. Every number drawn comes from core.quantization. Data go in as NumPy arrays,
 which reach the browser as one base64 block each (a list is converted value by value)."""
 
@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import quantization as Q
-from pages._ui import frozen_figure, lean_layout
+from pages._charts import frozen_figure, lean_layout
 
 WHOLE, CHOSEN, BULK = "Whole range", "Zoom on the chosen value", "The bulk (1st-99th percentile)"
 VIEWS = (WHOLE, CHOSEN, BULK)

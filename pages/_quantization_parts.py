@@ -10,7 +10,8 @@ import pandas as pd
 import streamlit as st
 
 from core import quantization as Q
-from pages._ui import notes_slip, warm_up_task
+from pages._ui import notes_slip
+from pages._warm_up import warm_up_task
 
 EXAMPLE_A = "Example A: 0..1000 onto uint8"
 EXAMPLE_B = "Example B: [-20, 1000] asymmetric"

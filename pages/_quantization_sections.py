@@ -11,8 +11,9 @@ import streamlit as st
 from core import quantization as Q
 from pages import _quantization_figures as F
 from pages import _quantization_tables as tables
+from pages._charts import plot_styled
 from pages._quantization_parts import num, value_table
-from pages._ui import plot_styled, read_asset
+from pages._ui import read_asset
 
 HIGHLIGHT = "#ff8700"
 

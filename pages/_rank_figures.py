@@ -1,5 +1,5 @@
 """The matrix-rank page's pictures: cached builders keyed by their inputs, styled inside
-(``pages._ui.lean_layout``). The numbers come from core.rank."""
+(``pages._charts.lean_layout``). The numbers come from core.rank."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import numpy as np
 import streamlit as st
 
 from core import rank as core
-from pages._ui import ASSETS, frozen_figure, lean_layout
+from pages._charts import frozen_figure, lean_layout
+from pages._ui import ASSETS
 
 KEPT, DROPPED, ACCENT = "#1c7ed6", "#adb5bd", "#e8590c"
 HEAT = dict(colorscale="RdBu_r", zmid=0, showscale=False)

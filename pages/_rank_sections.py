@@ -9,7 +9,8 @@ import streamlit as st
 from core import rank as core
 from pages import _rank_figures as F
 from pages import _rank_parts as parts
-from pages._ui import ASSETS, notes_slip, plot_styled, read_asset, show_code
+from pages._charts import plot_styled
+from pages._ui import ASSETS, notes_slip, read_asset, show_code
 
 
 def rank_one(M) -> None:

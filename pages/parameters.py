@@ -5,7 +5,8 @@ import streamlit as st
 
 from core import params as core
 from pages import _parameters_parts as parts
-from pages._ui import plot_styled, read_asset, self_check, shareable_state, show_code
+from pages._charts import plot_styled
+from pages._ui import read_asset, self_check, shareable_state, show_code
 
 st.title("Parameters and sizes")
 st.markdown(read_asset("parameters.md"))

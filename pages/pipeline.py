@@ -7,16 +7,9 @@ from core import pipeline as core
 from core.memory import GB, GPUS
 from core.params import ARCHITECTURES
 from pages import _pipeline_parts as parts
+from pages._charts import plot_styled
 from pages._memory_parts import md_table
-from pages._ui import (
-    fail,
-    fmt_bytes,
-    lesson_link,
-    plot_styled,
-    read_asset,
-    self_check,
-    shareable_state,
-)
+from pages._ui import fail, fmt_bytes, lesson_link, read_asset, self_check, shareable_state
 
 st.title("Where fine-tuning sits")
 st.markdown(read_asset("pipeline.md"))

@@ -5,16 +5,9 @@ import streamlit as st
 
 from core import qat
 from pages import _qat_parts as parts
+from pages._charts import plot_styled
 from pages._memory_parts import md_table
-from pages._ui import (
-    fail,
-    lesson_link,
-    plot_styled,
-    read_asset,
-    self_check,
-    shareable_state,
-    show_code,
-)
+from pages._ui import fail, lesson_link, read_asset, self_check, shareable_state, show_code
 
 NOISES = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3)
 

@@ -8,15 +8,8 @@ from core import memory as core
 from core.params import ARCHITECTURES
 from pages import _memory_figures as figs
 from pages import _memory_parts as parts
-from pages._ui import (
-    fail,
-    md_table,
-    plot_styled,
-    read_asset,
-    self_check,
-    shareable_state,
-    show_code,
-)
+from pages._charts import plot_styled
+from pages._ui import fail, md_table, read_asset, self_check, shareable_state, show_code
 
 st.title("QLoRA and memory")
 st.markdown(read_asset("qlora_memory.md"))

@@ -1,4 +1,4 @@
-"""The classroom tools around every page (app.py + pages/_ui.py): scenes from the menu and
+"""The classroom tools around every page (app.py + pages/_classroom.py): scenes from the menu and
 from a link, presenter mode, the link to this view. The scenes test is generic over
 assets/scenes.json, so a new page's scenes are checked too."""
 
@@ -10,7 +10,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Widget
 
-from pages._ui import ROOT, _scenes, available_lessons, scene_slug, scenes
+from core.links import scene_slug
+from pages._classroom import _scenes, scenes
+from pages._ui import ROOT, available_lessons
 
 LESSONS = {lesson["file"] for lesson in available_lessons()}
 SCENES = [(file, s) for file in sorted(_scenes()) if file in LESSONS for s in scenes(file)]

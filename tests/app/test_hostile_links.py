@@ -17,7 +17,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Widget
 
-from pages._ui import ROOT, _matches, _url_form, available_lessons, scenes
+from core.links import matches, url_form
+from pages._classroom import scenes
+from pages._ui import ROOT, available_lessons
 
 # The fine-tune lab is the lead's: its model box lets an OSError through for a name too long
 # for the disk (pages/_finetune_parts.py model_architecture: Path(model).exists()).
@@ -64,7 +66,7 @@ def contexts(file: str) -> list[tuple[str, dict, AppTest]]:
     found, seen = [], set()
     for name, values in [("default", {})] + [(s["name"], s["values"]) for s in scenes(file)]:
         params = {
-            k: _url_form(v) if isinstance(v, list) else _url_form(v)[0] for k, v in values.items()
+            k: url_form(v) if isinstance(v, list) else url_form(v)[0] for k, v in values.items()
         }
         at = open_page(file, params)
         assert not at.exception, (name, at.exception[0].message)
@@ -98,7 +100,7 @@ def test_every_url_control_survives_hostile_values(file):
                     assert widget.value in (default, *given), (where, key)
                 elif label == "two values":  # Streamlit may keep one of them if it is valid
                     assert widget.value == default or any(
-                        _matches(widget.value, g) for g in given
+                        matches(widget.value, g) for g in given
                     ), (where, key, widget.value)
                 elif label == "empty" and widget.value in ([], None):  # a control that may be
                     pass  # empty (a multiselect) takes the empty value: the page judges it
