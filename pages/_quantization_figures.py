@@ -1,4 +1,5 @@
-"""The quantization page's pictures, each a cached builder keyed by its inputs and styled
+"""The quantization page's pictures of values (the number line and where values land; the
+block-wise, NF4 and double-quantization pictures are in pages/_quantization_blocks.py), each a cached builder keyed by its inputs and styled
 inside (``pages._charts.lean_layout``), so a rerun that changes nothing they show costs
 nothing. Every number drawn comes from core.quantization. Data go in as NumPy arrays,
 which reach the browser as one base64 block each (a list is converted value by value)."""
@@ -16,28 +17,23 @@ WHOLE, CHOSEN, BULK = "Whole range", "Zoom on the chosen value", "The bulk (1st-
 VIEWS = (WHOLE, CHOSEN, BULK)
 MAX_INPUTS = 300  # input values drawn on the number line
 MAX_POINTS = 2000  # points in the x -> x_hat scatter
-MAX_STRIP = 1024  # values in the blocks strip
-MATRIX = 4096 * 4096  # "a large matrix" for the double-quantization bars
 FLOAT_Y, GRID_Y = 1.0, 0.0
 ACCENT, CLAMPED, LEVEL, INPUT, GREY = "#ff8700", "#ff2b2b", "#0068c9", "#29b09d", "#999999"
-TWO_COLOURS = dict(colorscale=[[0, "#0068c9"], [1, "#83c9ff"]], cmin=0, cmax=1)
-SIGNED = "block-wise absmax"  # INT4 here: block-wise absmax at 4 bits
-PART_NAMES = ("codes", "block constants", "scale per 256 constants", "offset (their mean)")
 
 
-def _figure(traces: list[dict], height: int = 420, **layout) -> go.Figure:
+def figure(traces: list[dict], height: int = 420, **layout) -> go.Figure:
     return frozen_figure(traces, lean_layout(height, **layout))
 
 
-def _scatter(x, y, name: str, mode: str = "markers", **style) -> dict:
+def scatter(x, y, name: str, mode: str = "markers", **style) -> dict:
     return dict(type="scatter", x=x, y=y, name=name, mode=mode, **style)
 
 
-def _line(color: str, width: float = 2, dash: str = "solid") -> dict:
+def stroke(color: str, width: float = 2, dash: str = "solid") -> dict:
     return dict(color=color, width=width, dash=dash)
 
 
-def _segments(x0, y0, x1, y1) -> tuple[np.ndarray, np.ndarray]:
+def segments(x0, y0, x1, y1) -> tuple[np.ndarray, np.ndarray]:
     """Line segments (x0, y0) -> (x1, y1) as one trace's points, NaN (a gap) between them."""
     gap = np.full(len(x0), np.nan)
     x = np.column_stack([x0, x1, gap]).astype(float).ravel()
@@ -118,10 +114,10 @@ def number_line(
     codes, values = grid.codes[visible], grid.values[visible]
     labelled = _labelled(codes, {grid.zero_code, trace.code})
     # 3) the traces: grid ticks, code labels, arrows, the chosen value and its step
-    ticks = _segments(values, GRID_Y - 0.1, values, GRID_Y + 0.1)
+    ticks = segments(values, GRID_Y - 0.1, values, GRID_Y + 0.1)
     traces = [
-        _scatter(*ticks, "levels of the grid", "lines", line=_line(LEVEL), hoverinfo="skip"),
-        _scatter(
+        scatter(*ticks, "levels of the grid", "lines", line=stroke(LEVEL), hoverinfo="skip"),
+        scatter(
             values,
             np.full(values.size, GRID_Y),
             "codes",
@@ -130,7 +126,7 @@ def number_line(
             showlegend=False,
             hovertemplate="code %{customdata}: %{x:.6g}<extra></extra>",
         ),
-        _scatter(
+        scatter(
             values[labelled],
             np.full(labelled.size, GRID_Y - 0.3),
             "code labels",
@@ -146,16 +142,16 @@ def number_line(
         (clamped, "clamped to the end of the grid", CLAMPED),
     ):
         if mask.any():
-            arrows = _segments(x[idx[mask]], FLOAT_Y, x_hat[idx[mask]], GRID_Y)
-            style = dict(line=_line(colour, 1), marker=dict(size=7, color=colour))
-            traces.append(_scatter(*arrows, name, "lines+markers", hoverinfo="x", **style))
+            arrows = segments(x[idx[mask]], FLOAT_Y, x_hat[idx[mask]], GRID_Y)
+            style = dict(line=stroke(colour, 1), marker=dict(size=7, color=colour))
+            traces.append(scatter(*arrows, name, "lines+markers", hoverinfo="x", **style))
     path = f"x[{i}] = {trace.x:.6g} -> code {trace.code}"
     traces.append(
-        _scatter([trace.x, trace.x_hat], [FLOAT_Y, GRID_Y], path, "lines", line=_line(ACCENT, 4))
+        scatter([trace.x, trace.x_hat], [FLOAT_Y, GRID_Y], path, "lines", line=stroke(ACCENT, 4))
     )
     step = trace.steps[min(stage, len(trace.steps) - 1)]
     traces.append(
-        _scatter(
+        scatter(
             [step.position],
             [GRID_Y if step.on_grid else FLOAT_Y],
             f"step: {step.name}",
@@ -169,7 +165,7 @@ def number_line(
     if lo <= 0 <= hi:
         label = f"0.0 = code {grid.zero_code}" + (" (zero point)" if method == "min-max" else "")
         traces.append(
-            _scatter(
+            scatter(
                 [0.0],
                 [GRID_Y - 0.55],
                 "where 0.0 lands",
@@ -183,15 +179,15 @@ def number_line(
         )
     # 4) the two lines, and dotted red marks where the grid ends (beyond: clamped)
     shapes = [
-        dict(type="line", x0=lo, x1=hi, y0=y, y1=y, line=_line(GREY, 1)) for y in (FLOAT_Y, GRID_Y)
+        dict(type="line", x0=lo, x1=hi, y0=y, y1=y, line=stroke(GREY, 1)) for y in (FLOAT_Y, GRID_Y)
     ]
     for end in (grid.values[0], grid.values[-1]):
         if lo <= end <= hi:
             ends = dict(x0=end, x1=end, y0=GRID_Y - 0.15, y1=FLOAT_Y + 0.15)
-            shapes.append(dict(type="line", line=_line(CLAMPED, 2, "dot"), **ends))
+            shapes.append(dict(type="line", line=stroke(CLAMPED, 2, "dot"), **ends))
     spacing = f"scale = {grid.step:.6g} between levels" if grid.step else "uneven NF4 spacing"
     where = f", block {trace.block}" if trace.block is not None else ""
-    return _figure(
+    return figure(
         traces,
         460,
         title=dict(text=f"{total} codes ({used} used){where}; {spacing}"),
@@ -221,178 +217,14 @@ def landing(
     pick = _sample(x.size, [i], MAX_POINTS)
     lo, hi = _view(view, x, np.sort(x_hat), trace)
     traces = [
-        _scatter([lo, hi], [lo, hi], "no error", "lines", line=_line(GREY, 2, "dot")),
-        _scatter(x[pick], x_hat[pick], "x -> x_hat", marker=dict(color=INPUT)),
-        _scatter([trace.x], [trace.x_hat], f"x[{i}]", marker=dict(size=14, color=ACCENT)),
+        scatter([lo, hi], [lo, hi], "no error", "lines", line=stroke(GREY, 2, "dot")),
+        scatter(x[pick], x_hat[pick], "x -> x_hat", marker=dict(color=INPUT)),
+        scatter([trace.x], [trace.x_hat], f"x[{i}]", marker=dict(size=14, color=ACCENT)),
     ]
-    return _figure(
+    return figure(
         traces,
         420,
         title=dict(text="Where x lands: x_hat"),
         xaxis=dict(title=dict(text="x"), range=[lo, hi]),
         yaxis=dict(title=dict(text="x_hat (dequantized)"), range=[lo, hi]),
-    )
-
-
-@st.cache_resource(max_entries=64, show_spinner=False)
-def nf4_vs_int4(x: np.ndarray, blocksize: int) -> go.Figure:
-    """The weights divided by their block's absmax, as a histogram, twice: under NF4's 16
-    levels (dense near 0, where normal weights are) and INT4's 15 evenly spaced ones."""
-    unit = np.clip(Q.nf4_scaled(x, blocksize), -1, 1)
-    counts, edges = np.histogram(unit, bins=40, range=(-1, 1))
-    centres, top = (edges[:-1] + edges[1:]) / 2, float(counts.max()) * 1.1 or 1.0
-    traces = []
-    for axis, method, name, colour in (("", "NF4", "NF4", ACCENT), ("2", SIGNED, "INT4", LEVEL)):
-        levels = Q.unit_levels(method, 4)
-        on = dict(xaxis=f"x{axis}", yaxis=f"y{axis}")
-        bars = dict(type="bar", x=centres, y=counts, marker=dict(color="#bbbbbb"), **on)
-        traces.append(bars | dict(name="weights / absmax", showlegend=axis == ""))
-        lines = _segments(levels, 0.0, levels, top)
-        label = f"{name}: {levels.size} levels"
-        traces.append(_scatter(*lines, label, "lines", line=_line(colour, 3), **on))
-    return _figure(
-        traces,
-        520,
-        bargap=0.05,
-        title=dict(text=f"Weights / their block's absmax (blocks of {blocksize}), and the levels"),
-        xaxis=dict(domain=[0, 1], anchor="y", showticklabels=False),
-        yaxis=dict(domain=[0.55, 1], title=dict(text="NF4")),
-        xaxis2=dict(domain=[0, 1], anchor="y2", matches="x", title=dict(text="x / absmax")),
-        yaxis2=dict(domain=[0, 0.45], title=dict(text="INT4")),
-        legend=dict(orientation="h", y=-0.2),
-    )
-
-
-@st.cache_resource(max_entries=64, show_spinner=False)
-def blocks(x: np.ndarray, bits: int, blocksize: int) -> go.Figure:
-    """The vector as a strip coloured by block with each block's +-absmax, and below it the
-    grid spacing of each block against one scale for all: an outlier coarsens its block."""
-    n = min(x.size, MAX_STRIP)
-    n_blocks = -(-n // blocksize)
-    spacing = np.asarray(Q.quantize_blockwise(x, blocksize, bits).scale)[:n_blocks]
-    one_spacing = Q.quantize_absmax(x, bits).scale
-    absmax = Q.block_absmax(x, blocksize)[:n_blocks]
-    one_absmax = float(Q.block_absmax(x, x.size)[0])
-    starts = np.arange(n_blocks) * blocksize - 0.5
-    ends = np.minimum(starts + blocksize, n - 0.5)
-    band = _segments(
-        np.r_[starts, starts], np.r_[absmax, -absmax], np.r_[ends, ends], np.r_[absmax, -absmax]
-    )
-    one = _segments(
-        [-0.5, -0.5], [one_absmax, -one_absmax], [n - 0.5] * 2, [one_absmax, -one_absmax]
-    )
-    below = dict(xaxis="x2", yaxis="y2")
-    index = np.arange(n)
-    traces = [
-        _scatter(
-            index,
-            x[:n],
-            "x, coloured by block",
-            marker=dict(size=5, color=(index // blocksize) % 2, **TWO_COLOURS),
-        ),
-        _scatter(*band, "+-absmax of each block", "lines", line=_line(ACCENT, 3)),
-        _scatter(*one, "+-max|x| (one scale)", "lines", line=_line(GREY, 2, "dash")),
-        dict(
-            type="bar",
-            x=(starts + ends) / 2,
-            y=spacing,
-            width=(ends - starts) * 0.9,
-            name="grid spacing (scale) per block",
-            marker=dict(color=np.arange(n_blocks) % 2, **TWO_COLOURS),
-            **below,
-        ),
-        _scatter(
-            [-0.5, n - 0.5],
-            [one_spacing] * 2,
-            "grid spacing with one scale",
-            "lines",
-            line=_line(GREY, 2, "dash"),
-            **below,
-        ),
-    ]
-    shown = f"first {n:,} of {x.size:,} values" if n < x.size else f"{n:,} values"
-    return _figure(
-        traces,
-        560,
-        title=dict(text=f"Blocks of {blocksize}, absmax INT{bits} ({shown})"),
-        xaxis=dict(domain=[0, 1], anchor="y", showticklabels=False),
-        yaxis=dict(domain=[0.45, 1], title=dict(text="x")),
-        xaxis2=dict(domain=[0, 1], anchor="y2", matches="x", title=dict(text="index")),
-        yaxis2=dict(domain=[0, 0.35], title=dict(text="scale")),
-        legend=dict(orientation="h", y=-0.18),
-    )
-
-
-@st.cache_resource(max_entries=32, show_spinner=False)
-def double_quant_bars(n: int, blocksize: int) -> go.Figure:
-    """Bits per weight of NF4, split into codes and constants, with FP32 block constants and
-    double-quantized ones, for this vector and for a 4096 x 4096 matrix."""
-    bars = []
-    for size, where in ((n, f"this vector ({n:,})"), (MATRIX, "a 4096 x 4096 matrix")):
-        for dq, how in ((False, "FP32 absmax"), (True, "double-quantized")):
-            bars.append((f"{where}, {how}", Q.storage("NF4", size, 4, blocksize, dq)))
-    traces = []
-    for k, colour in enumerate((GREY, ACCENT, LEVEL, CLAMPED)):
-        drawn = [(label, s.rows[k]) for label, s in bars if k < len(s.rows)]
-        traces.append(
-            dict(
-                type="bar",
-                orientation="h",
-                y=[label for label, _ in drawn],
-                x=[row[4] for _, row in drawn],  # bits per weight of this part
-                name=PART_NAMES[k],
-                marker=dict(color=colour),
-            )
-        )
-    most = max(s.bits_per_weight for _, s in bars)
-    traces.append(
-        _scatter(
-            [s.bits_per_weight for _, s in bars],
-            [label for label, _ in bars],
-            "total",
-            "text",
-            text=[f" {s.bits_per_weight:.3f} bits" for _, s in bars],
-            textposition="middle right",
-            textfont=dict(size=18),
-            showlegend=False,
-        )
-    )
-    return _figure(
-        traces,
-        380,
-        barmode="stack",
-        title=dict(text="NF4 bits per weight: codes + constants"),
-        xaxis=dict(title=dict(text="bits per weight"), range=[0, 1.3 * most]),
-        yaxis=dict(autorange="reversed"),
-        legend=dict(orientation="h", y=-0.3),
-    )
-
-
-@st.cache_data(max_entries=32, show_spinner=False)
-def double_quant_diagram(n: int, blocksize: int) -> str:
-    """The two levels as a Graphviz diagram: weights -> 8-bit block constants -> one FP32
-    constant per 256 of them (and one offset), with the bits each stores for n weights."""
-    codes, constants, second, offset = Q.storage("NF4", n, 4, blocksize, True).rows
-    fp32 = Q.storage("NF4", n, 4, blocksize, False).rows[1]
-
-    def box(name: str, row: tuple, colour: str) -> str:
-        what, count, _, total, _ = row
-        return f'{name} [label="{count:,} x {what}\\n= {total:,.0f} bits", fillcolor="{colour}"];'
-
-    return "\n".join(
-        [
-            "digraph { rankdir=LR; bgcolor=transparent;",
-            'node [shape=box, style="rounded,filled", fontsize=18, fontname="sans-serif"];',
-            'edge [fontsize=16, fontname="sans-serif"];',
-            box("w", codes, "#e8e8e8"),
-            box("c", constants, "#ffd8a8"),
-            box("g", second, "#a5d8ff"),
-            box("o", offset, "#a5d8ff"),
-            box("f", fp32, "#eeeeee"),
-            f'w -> c [label="one per {blocksize} weights"];',
-            'c -> g [label="one per 256 constants"];',
-            'c -> o [label="one for all"];',
-            'w -> f [label="without double quantization", style=dashed];',
-            "}",
-        ]
     )

@@ -9,6 +9,7 @@ import numpy as np
 import streamlit as st
 
 from core import quantization as Q
+from pages import _quantization_blocks as B
 from pages import _quantization_figures as F
 from pages import _quantization_tables as tables
 from pages._charts import plot_styled
@@ -168,7 +169,7 @@ def value_rows(x: np.ndarray, result: Q.Quantized) -> None:
 def nf4_against_int4(x: np.ndarray, blocksize: int) -> None:
     left, right = st.columns([3, 1])
     with left:
-        plot_styled(F.nf4_vs_int4(x, blocksize), key="quant_nf4_chart")
+        plot_styled(B.nf4_vs_int4(x, blocksize), key="quant_nf4_chart")
     nf4 = Q.errors(x, Q.quantize_nf4(x, blocksize).dequantize())
     int4 = Q.errors(x, Q.quantize_blockwise(x, blocksize, 4).dequantize())
     right.metric("NF4 MSE", f"{nf4.mse:.4g}", help="On this input, blocks of the chosen size.")
@@ -180,7 +181,7 @@ def nf4_against_int4(x: np.ndarray, blocksize: int) -> None:
 
 def blocks(x: np.ndarray, method: str, bits: int, blocksize: int) -> None:
     bits = 4 if method in ("NF4", "ternary") else bits
-    plot_styled(F.blocks(x, bits, blocksize), key="quant_blocks_chart")
+    plot_styled(B.blocks(x, bits, blocksize), key="quant_blocks_chart")
     one = Q.errors(x, Q.quantize_absmax(x, bits).dequantize())
     per_block = Q.errors(x, Q.quantize_blockwise(x, blocksize, bits).dequantize())
     st.markdown(
@@ -193,8 +194,8 @@ def double_quantization(x: np.ndarray, result, blocksize: int, dq: bool, err) ->
     fp32 = Q.bits_per_parameter(0, blocksize)
     two = Q.bits_per_parameter(0, blocksize, double_quant=True)
     saving = Q.double_quant_saving(65e9, blocksize)
-    st.graphviz_chart(F.double_quant_diagram(x.size, blocksize))
-    plot_styled(F.double_quant_bars(x.size, blocksize), key="quant_dq_chart")
+    st.graphviz_chart(B.double_quant_diagram(x.size, blocksize))
+    plot_styled(B.double_quant_bars(x.size, blocksize), key="quant_dq_chart")
     st.latex(
         rf"\frac{{32}}{{{blocksize}}} = {fp32:.3f} \text{{ bit/weight}} \quad\longrightarrow\quad "
         rf"\frac{{8}}{{{blocksize}}} + \frac{{32}}{{{blocksize} \cdot 256}} = {two:.3f} \text{{ bit/weight}}"

