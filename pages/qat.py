@@ -4,6 +4,7 @@ rounding in the loop; the decision boundaries, weights and sizes at each width; 
 import streamlit as st
 
 from core import qat
+from pages import _qat_figures as figures
 from pages import _qat_parts as parts
 from pages._charts import plot_styled
 from pages._memory_parts import md_table
@@ -32,7 +33,7 @@ def up_close(kind: str, noise: float, seed: int, per_channel: bool, rows) -> Non
     m[3].metric(
         "Size", f"{size.n_bytes:,.0f} B", help=f"{size.smaller_by:.2f}x smaller than float32"
     )
-    plot_styled(parts.boundary_figure(kind, noise, seed, bits, per_channel), key="qat_boundary")
+    plot_styled(figures.boundary_figure(kind, noise, seed, bits, per_channel), key="qat_boundary")
     st.caption("Each picture colours every point of the plane by the class its network predicts; "
                "the dots are the held-out points, coloured by their true class.")  # fmt: skip
     layer = st.radio(
@@ -41,7 +42,7 @@ def up_close(kind: str, noise: float, seed: int, per_channel: bool, rows) -> Non
         help="Whose weights the histograms show. The 32 → 32 layer holds most of them.",
     )  # fmt: skip
     plot_styled(
-        parts.histogram_figure(kind, noise, seed, bits, per_channel, layer), key="qat_histogram"
+        figures.histogram_figure(kind, noise, seed, bits, per_channel, layer), key="qat_histogram"
     )
     st.markdown(read_asset("qat_why.md"))
 
@@ -68,7 +69,7 @@ def activations(kind: str, noise: float, seed: int) -> None:
     m1.metric(f"Accuracy, ranges from {n_samples} samples", f"{point.accuracy:.1%}")
     m2.metric("float32, nothing rounded", f"{cal.fp32_accuracy:.1%}")
     plot_styled(
-        parts.calibration_figure(kind, noise, seed, act_bits, n_samples), key="qat_calib_chart"
+        figures.calibration_figure(kind, noise, seed, act_bits, n_samples), key="qat_calib_chart"
     )
     st.markdown(md_table(parts.ranges_table(cal, n_samples)))
 
@@ -103,7 +104,7 @@ with shareable_state("qat"):
         fail(f"The training could not run: {error!r}")
 
     st.header("1. Accuracy at each bit width")
-    plot_styled(parts.accuracy_figure(done["rows"]), key="qat_accuracy_chart")
+    plot_styled(figures.accuracy_figure(done["rows"]), key="qat_accuracy_chart")
     st.caption(
         f"On this machine ({done['threads']} CPU thread(s)): float32 training "
         f"{done['steps']} steps in {done['seconds']:.1f} s; QAT {done['qat_steps']} steps per width, "
@@ -113,7 +114,7 @@ with shareable_state("qat"):
     up_close(kind, noise, int(seed), per_channel, done["rows"])
 
     st.header("3. The model's size at each width")
-    plot_styled(parts.size_figure(kind, noise, int(seed), per_channel), key="qat_size_chart")
+    plot_styled(figures.size_figure(kind, noise, int(seed), per_channel), key="qat_size_chart")
     st.markdown(md_table(parts.size_table(parts.sizes(kind, noise, int(seed), per_channel))))
 
     st.header("4. How QAT trains through the rounding")
