@@ -12,7 +12,7 @@ from plotly.subplots import make_subplots
 
 from core.finetune.classify import compare_runs
 from pages._charts import plot_styled, style_fig
-from pages._finetune_classify import dataset_label
+from pages._finetune_parts import dataset_label
 from pages._ui import fmt_bytes
 
 

@@ -37,8 +37,12 @@ LEARNING_RATES = _choices((1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3),
 MAX_LENGTHS = _choices((32, 64, 96, 128, 192, 256, 512, 1024), DEFAULTS["max_length"])
 
 
-def _dataset_label(name: str) -> str:
-    return name if name in BUNDLED_DATASETS else f"your file: {Path(name).name}"
+def dataset_label(name: str) -> str:
+    """A dataset as the menus name it: a bundled set by its name, an upload as "your file"."""
+    from core.finetune.classify import BUNDLED_LABELLED
+
+    bundled = name in BUNDLED_DATASETS or name in BUNDLED_LABELLED
+    return name if bundled else f"your file: {Path(name).name}"
 
 
 def upload_box() -> None:
@@ -104,7 +108,7 @@ def settings_form() -> dict:
                       horizontal=True, key="ft_method", bind=q, help=HELP["method"])
     upload_box()
     datasets = [*BUNDLED_DATASETS, *(str(p) for p in runs.list_uploads())]
-    dataset = st.selectbox("Dataset", datasets, format_func=_dataset_label, key="ft_dataset",
+    dataset = st.selectbox("Dataset", datasets, format_func=dataset_label, key="ft_dataset",
                            bind=q, help=HELP["dataset"])
     no_lora = method == "full"
     if no_lora:
@@ -215,9 +219,9 @@ def dataset_preview(name: str) -> None:
     try:
         n_train, n_heldout, rows = _examples(name)
     except (ValueError, OSError, ImportError) as error:
-        st.error(f"Dataset {_dataset_label(name)}: {error}", icon=":material/error:")
+        st.error(f"Dataset {dataset_label(name)}: {error}", icon=":material/error:")
         return
-    st.caption(f"**{_dataset_label(name)}**: {n_train} training and {n_heldout} held-out "
+    st.caption(f"**{dataset_label(name)}**: {n_train} training and {n_heldout} held-out "
                "examples; the first five:")
     st.dataframe(rows, hide_index=True, height=220)
 

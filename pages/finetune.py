@@ -9,6 +9,7 @@ import streamlit as st
 from core.finetune import runs
 from pages import _finetune_classify as classify_form
 from pages import _finetune_classify_compare as classify_compare
+from pages import _finetune_classify_data as classify_data
 from pages import _finetune_classify_results as classify_results
 from pages import _finetune_parts as parts
 from pages import _finetune_results as run_view
@@ -37,7 +38,7 @@ with left, shareable_state("ft"):
 with right:
     arch = None
     if task == "classify":
-        classify_form.dataset_preview(settings["dataset"])
+        classify_data.dataset_preview(settings["dataset"])
     else:
         try:
             arch = parts.model_architecture(settings["model"])

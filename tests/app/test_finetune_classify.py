@@ -326,9 +326,9 @@ def test_comparison_shows_finished_runs_on_the_same_data_and_steps(tmp_path):
 
 
 def preview_script(name):
-    from pages import _finetune_classify as cls
+    from pages import _finetune_classify_data as data
 
-    cls.dataset_preview(name)
+    data.dataset_preview(name)
 
 
 def test_the_preview_counts_the_data_and_names_a_bad_file(tmp_path):
