@@ -21,9 +21,9 @@ from core.finetune.data import load_dataset
 from core.finetune.estimate import estimate_run_memory
 from core.params import ARCHITECTURES
 from pages._ui import fmt_bytes
+from tests.app.page_open import page_opener
 from tests.test_finetune_runs import hold_lock
 
-PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "finetune.py")
 ALL_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 DEMO = FinetuneConfig()  # the page's defaults are the demo run's
 
@@ -34,11 +34,7 @@ def root(tmp_path, monkeypatch):
     return tmp_path / "runs"
 
 
-def page(**query) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=60)
-    for key, value in query.items():
-        at.query_params[key] = value
-    return at.run()
+page = page_opener("finetune.py")
 
 
 def metric(at: AppTest, label: str) -> str:

@@ -19,7 +19,8 @@ from streamlit.testing.v1.element_tree import Widget
 
 from core.links import matches, url_form
 from pages._classroom import scenes
-from pages._ui import ROOT, available_lessons
+from pages._ui import available_lessons
+from tests.app.page_open import open_page
 
 # The fine-tune lab is the lead's: its model box lets an OSError through for a name too long
 # for the disk (pages/_finetune_parts.py model_architecture: Path(model).exists()).
@@ -42,13 +43,6 @@ def _runs_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("QLORA_LAB_RUNS", str(tmp_path / "runs"))  # the fine-tune lab's runs
 
 
-def open_page(file: str, params: dict) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "pages" / file), default_timeout=120)
-    for key, value in params.items():
-        at.query_params[key] = value
-    return at.run()
-
-
 def widgets(at: AppTest) -> dict[str, Widget]:
     """The page's widgets by key."""
     return {node.key: node for node in at._tree if isinstance(node, Widget) and node.key}
@@ -68,7 +62,7 @@ def contexts(file: str) -> list[tuple[str, dict, AppTest]]:
         params = {
             k: url_form(v) if isinstance(v, list) else url_form(v)[0] for k, v in values.items()
         }
-        at = open_page(file, params)
+        at = open_page(file, params, timeout=120)
         assert not at.exception, (name, at.exception[0].message)
         keys = bound_keys(at)
         if keys - seen:
@@ -85,7 +79,7 @@ def test_every_url_control_survives_hostile_values(file):
         keys = bound_keys(baseline) - set(params)
         assert keys, f"{file} ({context}): no URL-bound control found"
         for label, value in HOSTILE.items():
-            at = open_page(file, {**params, **{key: value for key in keys}})
+            at = open_page(file, {**params, **{key: value for key in keys}}, timeout=120)
             where = f"{file} ({context}) with every control = {label}"
             assert not at.exception, (where, at.exception[0].message)
             after = widgets(at)
@@ -136,7 +130,7 @@ def test_every_text_box_shows_an_error_not_an_exception(file):
     for context, params, at in contexts(file):
         for box in _text_boxes(at):
             for text in MALFORMED_TEXT:
-                at = open_page(file, params)
+                at = open_page(file, params, timeout=120)
                 widgets(at)[box.key].set_value(text)
                 at.run()
                 where = (file, context, box.key, text[:20])

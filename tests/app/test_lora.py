@@ -5,7 +5,6 @@ import json
 
 import numpy as np
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from core.lora import (
     adapter_update,
@@ -15,9 +14,8 @@ from core.lora import (
     random_update,
 )
 from core.params import ARCHITECTURES
-from pages._ui import ROOT
+from tests.app.page_open import page_opener
 
-PAGE = str(ROOT / "pages" / "lora.py")
 ALL7 = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
@@ -28,11 +26,7 @@ def no_runs(tmp_path, monkeypatch):
     return tmp_path / "runs"
 
 
-def page(**query) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=60)
-    for key, value in query.items():
-        at.query_params[key] = value
-    return at.run()
+page = page_opener("lora.py")
 
 
 def metric(at, label):

@@ -10,15 +10,9 @@ from core.lora import model_lora_param_count
 from core.params import ARCHITECTURES
 from pages import _pipeline_parts as parts
 from pages._ui import ROOT
+from tests.app.page_open import page_opener
 
-PAGE = str(ROOT / "pages" / "pipeline.py")
-
-
-def page(**query) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=120)
-    for key, value in query.items():
-        at.query_params[key] = value
-    return at.run()
+page = page_opener("pipeline.py", timeout=120)
 
 
 def filled_stages(at: AppTest) -> list[str]:

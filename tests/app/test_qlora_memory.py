@@ -3,26 +3,20 @@ estimate for those settings, the pictures' data, the notes' claims and code, bad
 link state."""
 
 import json
-from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from core import memory
 from core.memory import GB, estimate_training_memory, weight_bytes
 from core.params import ARCHITECTURES
+from tests.app.page_open import page_opener
 
-PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "qlora_memory.py")
 DEFAULTS = dict(batch_size=1, seq_len=512, r=16, target_modules=("q_proj", "v_proj"),
                 optimizer="adamw", gradient_checkpointing=False, compute_dtype="fp16",
                 double_quant=True)
 
 
-def _page(**query) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=60)
-    for key, value in query.items():
-        at.query_params[key] = value
-    return at.run()
+_page = page_opener("qlora_memory.py")
 
 
 def _metric(at, label: str) -> str:

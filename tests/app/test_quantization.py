@@ -12,15 +12,12 @@ from core import quantization as Q
 from pages import _quantization_inputs as inputs
 from pages import _quantization_parts as parts
 from pages._ui import ROOT
+from tests.app.page_open import page_opener
 
 PAGE = str(ROOT / "pages" / "quantization.py")
 
 
-def page(**query) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=60)
-    for key, value in query.items():
-        at.query_params[key] = value
-    return at.run()
+page = page_opener("quantization.py")
 
 
 def metrics(at: AppTest) -> dict[str, str]:

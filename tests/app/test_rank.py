@@ -11,15 +11,9 @@ import sympy
 from streamlit.testing.v1 import AppTest
 
 from pages._ui import ROOT
+from tests.app.page_open import page_opener
 
-PAGE = str(ROOT / "pages" / "rank.py")
-
-
-def load(**query) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=120)
-    for key, value in query.items():
-        at.query_params[key] = value
-    return at.run()
+load = page_opener("rank.py", timeout=120)
 
 
 def latex(at) -> list[str]:
