@@ -698,17 +698,11 @@ async def main_async(args: argparse.Namespace) -> dict:
         report["phases"].append(summarise("idle", idle, 1, where))
 
         # 3) loaded: a class
-        loaded = await crowd(
-            url,
-            args.sessions,
-            args.pages,
-            args.duration,
-            args.moves_per_page,
-            args.pause,
-            server,
-            args.seed + 1,
-            args.ramp,
-        )
+        def a_class(seed: int):
+            return crowd(url, args.sessions, args.pages, args.duration, args.moves_per_page,
+                         args.pause, server, seed, args.ramp)
+
+        loaded = await a_class(args.seed + 1)
         report["phases"].append(summarise("loaded", loaded, args.sessions, where))
 
         # 4) a fine-tune alone, then under load
@@ -727,17 +721,7 @@ async def main_async(args: argparse.Namespace) -> dict:
             )
             print_finetune("alone", alone, where)
             ft = start_finetune(args.finetune_steps, tmp / "ft-loaded", args.finetune_nice, threads)
-            with_run = await crowd(
-                url,
-                args.sessions,
-                args.pages,
-                args.duration,
-                args.moves_per_page,
-                args.pause,
-                server,
-                args.seed + 2,
-                args.ramp,
-            )
+            with_run = await a_class(args.seed + 2)
             try:
                 code = await asyncio.wait_for(asyncio.to_thread(ft.wait), args.finetune_timeout)
             except TimeoutError:
