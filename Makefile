@@ -7,7 +7,7 @@ PORT ?= 8501
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: app test setup browser bench lint
+.PHONY: app test setup browser bench lint readme-pictures
 
 setup: $(STAMP)
 
@@ -36,3 +36,10 @@ bench: setup
 
 lint: setup
 	$(PY) -m ruff check . && $(PY) -m ruff format --check .
+
+# The README's pictures, as the browser tests took them (run `make test` first).
+PICTURES := quantization parameters quant_number_line quant_nf4_chart quant_blocks_chart \
+  quant_dq_chart qat_accuracy qat_boundary rank_outer_product rank_layers lora_path \
+  qlora_memory_flow pipeline_diagram finetune-chat presenter
+readme-pictures:
+	for name in $(PICTURES); do cp tests/e2e/screenshots/$$name.png assets/screenshots/; done

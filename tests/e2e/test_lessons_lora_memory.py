@@ -4,7 +4,7 @@ once its heading is (on a 1600 x 1000 screen, as projected)."""
 
 import pytest
 
-from tests.e2e.browser_utils import assert_no_errors
+from tests.e2e.browser_utils import assert_no_errors, shot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("browser")]  # one server, one browser
 
@@ -37,6 +37,7 @@ def test_lora_page_draws_every_picture_and_follows_the_link(open_page):
     assert "random numbers" in body and "Open the fine-tune lab" in body  # no lab run yet
     path = page.locator('[data-testid="stPlotlyChart"]').first
     assert "16 × 4,096" in path.inner_text()  # A's shape drawn in the adapter path
+    shot(page, "lora_path", "lora_path")
     for title in ("1.", "2.", "3.", "5.", "6."):
         assert page.evaluate(FIRST_CHART_IN_VIEW, title) == "ok", title
 
@@ -49,5 +50,6 @@ def test_memory_page_draws_every_picture_and_explains_paging(open_page):
     assert "holds exactly the bytes of AdamW 8-bit" in body
     assert "the step runs" in body  # the default spike: full fine-tuning rescued by paging
     assert "LoRA 64 GB" in body and "QLoRA 16 GB" in body
+    shot(page, "mem_flow", "qlora_memory_flow")
     for title in ("1.", "2.", "3.", "4.", "5."):
         assert page.evaluate(FIRST_CHART_IN_VIEW, title) == "ok", title

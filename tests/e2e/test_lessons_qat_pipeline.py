@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from tests.e2e.browser_utils import SCREENSHOTS, assert_no_errors, wait_until_idle
+from tests.e2e.browser_utils import SCREENSHOTS, assert_no_errors, shot, wait_until_idle
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("browser")]  # one server, one browser
 
@@ -25,6 +25,8 @@ def test_qat_page_trains_draws_and_answers(open_page):
     page.wait_for_timeout(500)
     assert boundary.locator("g.hm image").count() == 3  # the three decision-region panels
     assert "QAT 2-bit" in boundary.inner_text()
+    shot(page, "qat_accuracy_chart", "qat_accuracy")
+    shot(page, "qat_boundary", "qat_boundary")
 
     page.get_by_text("2 → 32 (input layer)").click()  # the histogram's layer, in a fragment
     wait_until_idle(page)
@@ -51,6 +53,7 @@ def test_pipeline_diagram_stage_choice_and_links(open_page):
     assert "Pretraining" in text and "Preference tuning" in text and "DPO" in text
     main = page.locator('[data-testid="stMainBlockContainer"]')
     assert "2. SFT / instruction tuning: supervised" in main.inner_text()
+    shot(page, "pipe_diagram", "pipeline_diagram")
 
     page.locator("button", has_text="3. Preference tuning (RLHF, DPO)").click()
     wait_until_idle(page)

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.e2e.browser_utils import SCREENSHOTS, assert_no_errors, wait_until_idle
+from tests.e2e.browser_utils import assert_no_errors, shot, wait_until_idle
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("browser")]  # one server, one browser
 
@@ -25,13 +25,6 @@ def shows(page, key: str, text: str, timeout_s: float = 90) -> None:
         f"(document.querySelector('.st-key-{key}')?.innerText ?? '').includes({text!r})",
         timeout=timeout_s * 1000,
     )
-
-
-def shot(page, key: str, name: str) -> None:
-    SCREENSHOTS.mkdir(exist_ok=True)
-    element = page.locator(f".st-key-{key}")
-    element.scroll_into_view_if_needed()
-    element.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
 
 
 def click(page, name: str) -> None:
